@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "convert.h"
+#include "kernels/cpu/convert.h"
 
 namespace {
 

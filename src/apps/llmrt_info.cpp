@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "convert.h"
+#include "kernels/cpu/convert.h"
 #include "llmrt/version.h"
 #include "util/cpu_features.h"
 #include "util/half.h"

@@ -1,7 +1,7 @@
 // The f16/bf16 converters: the scalar reference (util/half.h) against an independent float64
 // model of the formats, then every SIMD variant this CPU can run against the scalar one, bit
 // for bit.
-#include "convert.h"
+#include "kernels/cpu/convert.h"
 
 #include <gtest/gtest.h>
 

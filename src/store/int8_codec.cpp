@@ -1,0 +1,86 @@
+// int8 weights, per output channel (one group per row) or per group of G columns.
+//
+//   sym:   scale = max|x| / 127;            q = clamp(round(x / scale), -127, 127)   (int8)
+//          x' = q * scale
+//   asym:  lo = min(min x, 0), hi = max(max x, 0); scale = (hi - lo) / 255;
+//          zp = clamp(round(-lo / scale), 0, 255);  q = clamp(round(x / scale) + zp, 0, 255)   (uint8)
+//          x' = (q - zp) * scale
+// The range always contains 0, so zeros (padding, pruned weights) are exact. A group of all
+// zeros gets scale 0 and decodes to zeros. The scale is rounded to its stored type (f32 or
+// f16) before quantizing, so the decoder sees exactly the scale the encoder used.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "store/codecs.h"
+#include "util/error.h"
+
+namespace llmrt::codec {
+
+Tensor quantize_int8(std::string name, const Shape& shape, std::span<const float> src, const QuantizeOptions& o) {
+  const bool sym = o.type == StoredType::kInt8Sym;
+  Tensor layout;
+  layout.name = name;
+  layout.type = o.type;
+  layout.shape = shape;
+  layout.scale_type = o.scale_type;
+  const int64_t cols = layout.cols(), rows = layout.rows();
+  layout.group_size = resolve_group(o.group_size, cols);
+  const PlaneSizes sizes = plane_sizes(layout);
+  check_finite(src, cols, name);
+
+  std::vector<std::byte> data(sizes.data), scales(sizes.scales), zeros(sizes.zero_points);
+  const int64_t group = layout.group_size, groups_per_row = cols / group;
+  const int scale_bytes = plain_element_bytes(o.scale_type);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t g = 0; g < groups_per_row; ++g) {
+      const int64_t gi = r * groups_per_row + g;
+      const float* x = src.data() + r * cols + g * group;
+      double lo = 0, hi = 0;
+      for (int64_t i = 0; i < group; ++i) {
+        lo = std::min(lo, static_cast<double>(x[i]));
+        hi = std::max(hi, static_cast<double>(x[i]));
+      }
+      double scale = sym ? std::max(hi, -lo) / 127.0 : (hi - lo) / 255.0;
+      scale = store_scale(scale, o.scale_type, scales.data() + gi * scale_bytes, name);
+      const double inv = scale > 0 ? 1.0 / scale : 0.0;
+      std::byte* q = data.data() + r * cols + g * group;
+      if (sym) {
+        for (int64_t i = 0; i < group; ++i) {
+          double v = std::clamp(std::nearbyint(x[i] * inv), -127.0, 127.0);
+          q[i] = static_cast<std::byte>(static_cast<int8_t>(v));
+        }
+      } else {
+        double zp = scale > 0 ? std::clamp(std::nearbyint(-lo * inv), 0.0, 255.0) : 0.0;
+        zeros[static_cast<size_t>(gi)] = static_cast<std::byte>(static_cast<uint8_t>(zp));
+        for (int64_t i = 0; i < group; ++i) {
+          double v = std::clamp(std::nearbyint(x[i] * inv) + zp, 0.0, 255.0);
+          q[i] = static_cast<std::byte>(static_cast<uint8_t>(v));
+        }
+      }
+    }
+  }
+  return make_owned_tensor(std::move(name), o.type, shape, std::move(data), std::move(scales), std::move(zeros),
+                           layout.group_size, o.scale_type);
+}
+
+void dequantize_int8(const Tensor& t, float* dst) {
+  t.validate();
+  const bool sym = t.type == StoredType::kInt8Sym;
+  const int64_t cols = t.cols(), rows = t.rows(), group = t.group_size, groups_per_row = cols / group;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t g = 0; g < groups_per_row; ++g) {
+      const int64_t gi = r * groups_per_row + g;
+      const float scale = load_scale(t, gi);
+      const int zp = sym ? 0 : std::to_integer<int>(t.zero_points[static_cast<size_t>(gi)]);
+      const std::byte* q = t.data.data() + r * cols + g * group;
+      float* y = dst + r * cols + g * group;
+      for (int64_t i = 0; i < group; ++i) {
+        int v = sym ? static_cast<int8_t>(std::to_integer<uint8_t>(q[i])) : std::to_integer<int>(q[i]) - zp;
+        y[i] = static_cast<float>(v) * scale;
+      }
+    }
+  }
+}
+
+}  // namespace llmrt::codec
