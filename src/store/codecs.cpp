@@ -114,7 +114,7 @@ float e2m1_value(uint8_t nibble) {
 uint8_t e2m1_encode(double x) {
   uint8_t sign = std::signbit(x) ? 8 : 0;
   double a = std::fabs(x);
-  // Pick the nearest of the 8 magnitudes; on a tie take the even code (mantissa bit 0).
+  // Nearest of the 8 magnitudes; on a tie the even code (mantissa bit 0).
   uint8_t best = 0;
   double best_err = a;
   for (uint8_t code = 1; code < 8; ++code) {
@@ -124,7 +124,9 @@ uint8_t e2m1_encode(double x) {
       best_err = err;
     }
   }
-  return sign | best;
+  // A value that rounds to zero gets code 0, not the -0 code 8, as ggml's encoder does, so
+  // both decoders (OCP's -0, ggml's +0 for code 8) agree on what we write.
+  return best == 0 ? 0 : static_cast<uint8_t>(sign | best);
 }
 
 double e8m0_value(uint8_t e) { return e == 0xFF ? std::nan("") : std::ldexp(1.0, static_cast<int>(e) - 127); }

@@ -46,7 +46,7 @@ int32_t resolve_group(int32_t group_size, int64_t cols);
 
 // E2M1 (FP4) helpers, exposed for tests and for the GGUF MXFP4 mapping.
 float e2m1_value(uint8_t nibble);        // nibble -> value in {±0, ±0.5, ..., ±6}
-uint8_t e2m1_encode(double x);           // nearest E2M1 to x, ties to even, saturating at ±6
+uint8_t e2m1_encode(double x);           // nearest E2M1 to x, ties to even, saturating at ±6; never -0
 double e8m0_value(uint8_t e);            // 2^(e-127); NaN for 0xFF
 
 }  // namespace llmrt::codec

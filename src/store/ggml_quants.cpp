@@ -2,9 +2,13 @@
 //
 // Every block type below is described by a comment giving its byte layout and the decode
 // formula. Decoders reproduce ggml's float arithmetic operation for operation (same operand
-// order, no fused multiply-add: this target is built without FMA and without -ffast-math), so
-// they return the floats llama.cpp's reference dequantizers return. All multi-byte fields are
-// little-endian, as in GGUF files; blocks may sit at any address (fields are read with memcpy).
+// order, each product and sum rounded to f32), so they return the floats ggml's C reference
+// dequantizers return. That needs the compiler not to fuse a*b + c into an FMA: true for this
+// target (baseline x86-64, no -mfma, no -ffast-math); a build that adds FMA flags here should
+// add -ffp-contract=off too. (A llama.cpp built with -march=native may itself fuse, and then
+// differs from both in the last bit for the "q * d + m" types: Q4_1, Q5_1, Q2_K, Q4_K, Q5_K.)
+// All multi-byte fields are little-endian, as in GGUF files; blocks may sit at any address
+// (fields are read with memcpy).
 //
 // Quantizers: the legacy types (Q4_0 ... Q8_0) follow ggml's reference arithmetic; the
 // K-quants use a plain min/max scheme per sub-block (ggml searches for better scales, so its
@@ -579,12 +583,16 @@ void decode_cast(const uint8_t* b, float* y) {
 void encode_f32(const float* x, uint8_t* b, int64_t) { std::memcpy(b, x, sizeof(float)); }
 void encode_f16(const float* x, uint8_t* b, int64_t i) {
   const uint16_t h = f32_to_f16(*x);
-  if ((h & 0x7C00u) == 0x7C00u) fail(ErrorCode::kInvalidArgument, "quantize F16: element {} ({}) overflows f16", i, *x);
+  if ((h & 0x7C00u) == 0x7C00u) {
+    fail(ErrorCode::kInvalidArgument, "quantize F16: element {} ({}) overflows f16", i, *x);
+  }
   store_u16(b, h);
 }
 void encode_bf16(const float* x, uint8_t* b, int64_t i) {
   const uint16_t h = f32_to_bf16(*x);
-  if ((h & 0x7F80u) == 0x7F80u) fail(ErrorCode::kInvalidArgument, "quantize BF16: element {} ({}) overflows bf16", i, *x);
+  if ((h & 0x7F80u) == 0x7F80u) {
+    fail(ErrorCode::kInvalidArgument, "quantize BF16: element {} ({}) overflows bf16", i, *x);
+  }
   store_u16(b, h);
 }
 
@@ -651,7 +659,10 @@ const TypeTraits* type_traits(uint32_t type) {
 
 uint64_t row_bytes(Type type, int64_t n) {
   const TypeTraits* t = type_traits(static_cast<uint32_t>(type));
-  if (!t) fail(ErrorCode::kInvalidArgument, "unknown ggml type {} (row of {} elements)", static_cast<uint32_t>(type), n);
+  if (!t) {
+    fail(ErrorCode::kInvalidArgument, "unknown ggml type {} (row of {} elements)",
+         static_cast<uint32_t>(type), n);
+  }
   if (n < 0) fail(ErrorCode::kInvalidArgument, "negative element count {} for type {}", n, t->name);
   if (n % t->block_elements != 0) {
     fail(ErrorCode::kInvalidArgument, "{} elements of type {} is not a multiple of its block size {}", n,

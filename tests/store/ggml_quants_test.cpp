@@ -31,6 +31,8 @@ constexpr uint16_t kHalfQuarter = 0x3400, kHalfHalf = 0x3800, kHalfOne = 0x3C00,
 
 void put16(Bytes& b, size_t offset, uint16_t v) { std::memcpy(b.data() + offset, &v, 2); }
 
+std::string name_of(Type t) { return std::string(type_traits(static_cast<uint32_t>(t))->name); }
+
 std::vector<float> decode(Type type, const Bytes& src, int64_t n) {
   std::vector<float> dst(static_cast<size_t>(n), -12345.0f);
   dequantize_row(type, src.data(), dst.data(), n);
@@ -50,7 +52,9 @@ void expect_error(const std::function<void()>& fn, ErrorCode code, const std::ve
     ADD_FAILURE() << "no exception; expected " << to_string(code);
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), code) << e.what();
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " lacks " << p;
+    for (const auto& p : parts) {
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " lacks " << p;
+    }
   }
 }
 
@@ -107,7 +111,8 @@ TEST(GgmlQuants, RowBytesErrors) {
   expect_error([&] { row_bytes(Type::kQ8_0, big); }, ErrorCode::kOutOfRange, {"Q8_0", std::to_string(big)});
   // Sizes are capped at INT64_MAX bytes.
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  expect_error([] { row_bytes(Type::kF64, kMax / 8 + 1); }, ErrorCode::kOutOfRange, {"F64", std::to_string(kMax / 8 + 1)});
+  expect_error([] { row_bytes(Type::kF64, kMax / 8 + 1); }, ErrorCode::kOutOfRange,
+               {"F64", std::to_string(kMax / 8 + 1)});
   expect_error([] { row_bytes(Type::kI64, kMax); }, ErrorCode::kOutOfRange, {"I64"});
 }
 
@@ -379,7 +384,8 @@ float oracle(Type t, const uint8_t* b, int e) {
     case Type::kQ2_K: {
       int h = e / 128, j = e % 128 / 32, l = e % 32, sc = b[e / 16];
       int q = (b[16 + 32 * h + l] >> (2 * j)) & 3;
-      return h16(b + 80) * static_cast<float>(sc & 15) * static_cast<float>(q) - h16(b + 82) * static_cast<float>(sc >> 4);
+      return h16(b + 80) * static_cast<float>(sc & 15) * static_cast<float>(q) -
+             h16(b + 82) * static_cast<float>(sc >> 4);
     }
     case Type::kQ3_K: {
       int h = e / 128, j = e % 128 / 32, l = e % 32, i = e / 16;
@@ -434,8 +440,9 @@ TEST(GgmlQuants, DecodesRandomBlocksLikeTheLayoutOracle) {
     for (int rep = 0; rep < 20; ++rep) {
       for (auto& v : b) v = static_cast<uint8_t>(byte(rng));
       for (int k = 0; k < blocks; ++k) {
-        for (int off : t.offsets) put16(b, static_cast<size_t>(k * tr->block_bytes + off), f32_to_f16(scale(rng)));
-        if (t.type == Type::kMXFP4) b[static_cast<size_t>(k * 17)] = static_cast<uint8_t>(byte(rng) % 200 + 27);
+        const auto base = static_cast<size_t>(k * tr->block_bytes);
+        for (int off : t.offsets) put16(b, base + static_cast<size_t>(off), f32_to_f16(scale(rng)));
+        if (t.type == Type::kMXFP4) b[base] = static_cast<uint8_t>(byte(rng) % 200 + 27);  // e 27..226
       }
       auto y = decode(t.type, b, tr->block_elements * blocks);
       for (int k = 0; k < blocks; ++k) {
@@ -500,10 +507,9 @@ TEST(GgmlQuants, RoundTripSnr) {
       const auto y = decode(b.type, encode(b.type, x), 8192);
       const double snr = snr_db(x, y);
       const double bound = varying ? b.varying_db : b.normal_db;
-      EXPECT_GE(snr, bound) << type_traits(static_cast<uint32_t>(b.type))->name << (varying ? " varying" : " normal");
+      EXPECT_GE(snr, bound) << name_of(b.type) << (varying ? " varying" : " normal");
       if (std::getenv("GGML_QUANTS_PRINT_SNR")) {
-        std::printf("%s %s %.2f dB\n", type_traits(static_cast<uint32_t>(b.type))->name.data(),
-                    varying ? "varying" : "normal", snr);
+        std::printf("%s %s %.2f dB\n", name_of(b.type).c_str(), varying ? "varying" : "normal", snr);
       }
     }
   }
@@ -517,7 +523,7 @@ TEST(GgmlQuants, RequantizingDecodedBlocksIsIdentity) {
   for (Type t : {Type::kQ8_0, Type::kQ4_0, Type::kQ5_0, Type::kMXFP4, Type::kF16, Type::kBF16}) {
     const Bytes q = encode(t, x);
     const Bytes again = encode(t, decode(t, q, 4096));
-    EXPECT_EQ(again, q) << type_traits(static_cast<uint32_t>(t))->name;
+    EXPECT_EQ(again, q) << name_of(t);
   }
 }
 
@@ -543,7 +549,7 @@ TEST(GgmlQuants, ZerosDecodeToZeros) {
   const std::vector<float> zeros(512, 0.0f);
   for (const auto& b : kSnrBounds) {
     const Bytes q = encode(b.type, zeros);
-    for (float v : decode(b.type, q, 512)) ASSERT_EQ(v, 0.0f) << type_traits(static_cast<uint32_t>(b.type))->name;
+    for (float v : decode(b.type, q, 512)) ASSERT_EQ(v, 0.0f) << name_of(b.type);
   }
   EXPECT_NE(encode(Type::kMXFP4, std::vector<float>(32, 0.0f))[0], 255);  // E8M0 255 is NaN
 }
@@ -555,8 +561,7 @@ TEST(GgmlQuants, RejectsNonFiniteInputNamingTheElement) {
     for (float v : bad) {
       auto x = normal_data(512, 5, false);
       x[300] = v;
-      const std::string name(type_traits(static_cast<uint32_t>(b.type))->name);
-      expect_error([&] { encode(b.type, x); }, ErrorCode::kInvalidArgument, {name, "300"});
+      expect_error([&] { encode(b.type, x); }, ErrorCode::kInvalidArgument, {name_of(b.type), "300"});
     }
   }
 }
@@ -565,22 +570,24 @@ TEST(GgmlQuants, RejectsValuesWhoseScaleOverflowsF16) {
   std::vector<float> x(256, 1.0f);
   x[40] = 1e10f;
   for (Type t : {Type::kQ4_0, Type::kQ4_1, Type::kQ8_0, Type::kQ4_K, Type::kQ6_K}) {
-    expect_error([&] { encode(t, x); }, ErrorCode::kInvalidArgument, {std::string(type_traits(static_cast<uint32_t>(t))->name)});
+    expect_error([&] { encode(t, x); }, ErrorCode::kInvalidArgument, {name_of(t)});
   }
   expect_error([&] { encode(Type::kF16, x); }, ErrorCode::kInvalidArgument, {"F16", "40"});
   // MXFP4's power-of-two scale covers the whole float range.
-  EXPECT_EQ(decode(Type::kMXFP4, encode(Type::kMXFP4, x), 256)[40], std::ldexp(1.0f, 33));  // 1e10 ~ 1.16 * 2^33
+  // 1e10 = 1.16 * 2^33: exponent 31, 1e10 / 2^31 = 4.66 rounds to 4.
+  EXPECT_EQ(decode(Type::kMXFP4, encode(Type::kMXFP4, x), 256)[40], std::ldexp(1.0f, 33));
 }
 
 TEST(GgmlQuants, RowArgumentErrors) {
   std::vector<float> x(256, 1.0f);
   Bytes buf(4096);
-  expect_error([&] { quantize_row(Type::kQ8_K, x.data(), buf.data(), 256); }, ErrorCode::kUnsupported, {"Q8_K"});
-  expect_error([&] { quantize_row(Type::kI32, x.data(), buf.data(), 4); }, ErrorCode::kUnsupported, {"I32"});
-  expect_error([&] { quantize_row(Type::kQ4_0, x.data(), buf.data(), 40); }, ErrorCode::kInvalidArgument, {"Q4_0", "40"});
-  expect_error([&] { dequantize_row(Type::kQ6_K, buf.data(), x.data(), 64); }, ErrorCode::kInvalidArgument, {"Q6_K", "64"});
-  expect_error([&] { dequantize_row(static_cast<Type>(5), buf.data(), x.data(), 32); }, ErrorCode::kInvalidArgument, {"5"});
-  expect_error([&] { dequantize_row(Type::kQ8_0, nullptr, x.data(), 32); }, ErrorCode::kInvalidArgument, {"Q8_0"});
+  const auto kInvalid = ErrorCode::kInvalidArgument, kUnsupported = ErrorCode::kUnsupported;
+  expect_error([&] { quantize_row(Type::kQ8_K, x.data(), buf.data(), 256); }, kUnsupported, {"Q8_K"});
+  expect_error([&] { quantize_row(Type::kI32, x.data(), buf.data(), 4); }, kUnsupported, {"I32"});
+  expect_error([&] { quantize_row(Type::kQ4_0, x.data(), buf.data(), 40); }, kInvalid, {"Q4_0", "40"});
+  expect_error([&] { dequantize_row(Type::kQ6_K, buf.data(), x.data(), 64); }, kInvalid, {"Q6_K", "64"});
+  expect_error([&] { dequantize_row(static_cast<Type>(5), buf.data(), x.data(), 32); }, kInvalid, {"5"});
+  expect_error([&] { dequantize_row(Type::kQ8_0, nullptr, x.data(), 32); }, kInvalid, {"Q8_0"});
   dequantize_row(Type::kQ8_0, nullptr, nullptr, 0);  // an empty row is fine
 }
 
@@ -619,7 +626,9 @@ TEST(GgmlQuants, Mxfp4RoundsTiesToEvenAndSaturates) {
   const Bytes q2 = encode(Type::kMXFP4, x);
   EXPECT_EQ(q2[0], 117);
   const auto y2 = decode(Type::kMXFP4, q2, 32);
-  for (size_t i = 0; i < std::size(cases); ++i) EXPECT_EQ(y2[i], std::ldexp(cases[i].want, -10)) << cases[i].x;
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    EXPECT_EQ(y2[i], std::ldexp(cases[i].want, -10)) << cases[i].x;
+  }
 }
 
 }  // namespace
