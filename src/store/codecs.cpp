@@ -1,5 +1,6 @@
 #include "store/codecs.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -67,6 +68,40 @@ void dequantize(const Tensor& t, float* dst) {
     default:
       fail(ErrorCode::kInvalidArgument, "tensor '{}': {} is not a compressed type", t.name, to_string(t.type));
   }
+}
+
+PlanarOutput begin_quantize(std::string name, const Shape& shape, std::span<const float> src, StoredType type,
+                            int32_t group_size, StoredType scale_type) {
+  PlanarOutput out;
+  out.layout.name = std::move(name);
+  out.layout.type = type;
+  out.layout.shape = shape;
+  out.layout.scale_type = scale_type;
+  out.cols = out.layout.cols();
+  out.rows = out.layout.rows();
+  out.layout.group_size = resolve_group(group_size, out.cols);
+  const PlaneSizes sizes = plane_sizes(out.layout);
+  check_finite(src, out.cols, out.layout.name);
+  out.group = out.layout.group_size;
+  out.groups_per_row = out.cols / out.group;
+  out.data.resize(sizes.data);
+  out.scales.resize(sizes.scales);
+  out.zero_points.resize(sizes.zero_points);
+  return out;
+}
+
+Tensor PlanarOutput::finish() && {
+  return make_owned_tensor(std::move(layout.name), layout.type, std::move(layout.shape), std::move(data),
+                           std::move(scales), std::move(zero_points), layout.group_size, layout.scale_type);
+}
+
+Range range_with_zero(const float* x, int64_t n) {
+  Range r;
+  for (int64_t i = 0; i < n; ++i) {
+    r.lo = std::min(r.lo, static_cast<double>(x[i]));
+    r.hi = std::max(r.hi, static_cast<double>(x[i]));
+  }
+  return r;
 }
 
 void check_finite(std::span<const float> src, int64_t cols, std::string_view tensor_name) {

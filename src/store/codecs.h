@@ -37,6 +37,24 @@ Tensor quantize_mxfp4(std::string name, const Shape& shape, std::span<const floa
 void dequantize_mxfp4(const Tensor& t, float* dst);
 
 // Shared by the codecs.
+
+// A quantizer's output before it is filled in: the layout (group resolved, plane sizes
+// checked, input checked finite) and zeroed planes of the right sizes.
+struct PlanarOutput {
+  Tensor layout;
+  int64_t rows = 0, cols = 0, group = 0, groups_per_row = 0;
+  std::vector<std::byte> data, scales, zero_points;
+  Tensor finish() &&;  // the owned tensor
+};
+PlanarOutput begin_quantize(std::string name, const Shape& shape, std::span<const float> src, StoredType type,
+                            int32_t group_size, StoredType scale_type);
+
+// min and max of a group, widened to include 0 (so zeros stay exact in asym codecs).
+struct Range {
+  double lo = 0, hi = 0;
+};
+Range range_with_zero(const float* x, int64_t n);
+
 void check_finite(std::span<const float> src, int64_t cols, std::string_view tensor_name);
 // Rounds a scale to its stored type and returns the value the decoder will see; errors
 // when it overflows f16.

@@ -186,39 +186,35 @@ const Array& Value::as_array(std::string_view key) const {
   fail(ErrorCode::kInvalidArgument, "metadata '{}' is a {}, expected an array", key, to_string(type()));
 }
 
-double Array::number(uint64_t i) const {
-  const std::byte* p = packed.data() + i * element_size(element_type);
-  switch (element_type) {
-    case ValueType::kU8: return load<uint8_t>(p);
-    case ValueType::kI8: return load<int8_t>(p);
-    case ValueType::kU16: return load<uint16_t>(p);
-    case ValueType::kI16: return load<int16_t>(p);
-    case ValueType::kU32: return load<uint32_t>(p);
-    case ValueType::kI32: return load<int32_t>(p);
-    case ValueType::kF32: return load<float>(p);
-    case ValueType::kBool: return load<uint8_t>(p);
-    case ValueType::kU64: return static_cast<double>(load<uint64_t>(p));
-    case ValueType::kI64: return static_cast<double>(load<int64_t>(p));
-    case ValueType::kF64: return load<double>(p);
-    default: fail(ErrorCode::kInvalidArgument, "array of {} is not numeric", to_string(element_type));
+namespace {
+// Element i of a packed numeric array as R; floating elements only when R is floating.
+template <class R>
+R packed_element(const Array& a, uint64_t i) {
+  const std::byte* p = a.packed.data() + i * element_size(a.element_type);
+  switch (a.element_type) {
+    case ValueType::kU8: case ValueType::kBool: return static_cast<R>(load<uint8_t>(p));
+    case ValueType::kI8: return static_cast<R>(load<int8_t>(p));
+    case ValueType::kU16: return static_cast<R>(load<uint16_t>(p));
+    case ValueType::kI16: return static_cast<R>(load<int16_t>(p));
+    case ValueType::kU32: return static_cast<R>(load<uint32_t>(p));
+    case ValueType::kI32: return static_cast<R>(load<int32_t>(p));
+    case ValueType::kU64: return static_cast<R>(load<uint64_t>(p));
+    case ValueType::kI64: return static_cast<R>(load<int64_t>(p));
+    case ValueType::kF32:
+      if constexpr (std::is_floating_point_v<R>) return load<float>(p);
+      break;
+    case ValueType::kF64:
+      if constexpr (std::is_floating_point_v<R>) return load<double>(p);
+      break;
+    default: break;
   }
+  fail(ErrorCode::kInvalidArgument, "array of {} has no {} elements", to_string(a.element_type),
+       std::is_floating_point_v<R> ? "numeric" : "integer");
 }
+}  // namespace
 
-int64_t Array::integer(uint64_t i) const {
-  const std::byte* p = packed.data() + i * element_size(element_type);
-  switch (element_type) {
-    case ValueType::kU8: return load<uint8_t>(p);
-    case ValueType::kI8: return load<int8_t>(p);
-    case ValueType::kU16: return load<uint16_t>(p);
-    case ValueType::kI16: return load<int16_t>(p);
-    case ValueType::kU32: return load<uint32_t>(p);
-    case ValueType::kI32: return load<int32_t>(p);
-    case ValueType::kBool: return load<uint8_t>(p);
-    case ValueType::kU64: return static_cast<int64_t>(load<uint64_t>(p));
-    case ValueType::kI64: return load<int64_t>(p);
-    default: fail(ErrorCode::kInvalidArgument, "array of {} is not an integer array", to_string(element_type));
-  }
-}
+double Array::number(uint64_t i) const { return packed_element<double>(*this, i); }
+int64_t Array::integer(uint64_t i) const { return packed_element<int64_t>(*this, i); }
 
 File File::read(const std::filesystem::path& path, const Limits& limits) {
   File f;

@@ -19,54 +19,40 @@ namespace llmrt::codec {
 
 Tensor quantize_int4(std::string name, const Shape& shape, std::span<const float> src, const QuantizeOptions& o) {
   const bool sym = o.type == StoredType::kInt4Sym;
-  Tensor layout;
-  layout.name = name;
-  layout.type = o.type;
-  layout.shape = shape;
-  layout.scale_type = o.scale_type;
-  const int64_t cols = layout.cols(), rows = layout.rows();
-  layout.group_size = resolve_group(o.group_size, cols);
-  const PlaneSizes sizes = plane_sizes(layout);
-  check_finite(src, cols, name);
-
-  std::vector<std::byte> data(sizes.data), scales(sizes.scales), zeros(sizes.zero_points);
-  const int64_t group = layout.group_size, groups_per_row = cols / group;
+  PlanarOutput out = begin_quantize(std::move(name), shape, src, o.type, o.group_size, o.scale_type);
   const int scale_bytes = plain_element_bytes(o.scale_type);
-  std::vector<uint8_t> q(static_cast<size_t>(group));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t g = 0; g < groups_per_row; ++g) {
-      const int64_t gi = r * groups_per_row + g;
-      const float* x = src.data() + r * cols + g * group;
+  std::vector<uint8_t> q(static_cast<size_t>(out.group));
+  for (int64_t r = 0; r < out.rows; ++r) {
+    for (int64_t g = 0; g < out.groups_per_row; ++g) {
+      const int64_t gi = r * out.groups_per_row + g;
+      const int64_t first = r * out.cols + g * out.group;
+      const float* x = src.data() + first;
+      std::byte* scale_dst = out.scales.data() + gi * scale_bytes;
       double scale, zp;
       if (sym) {
         double m = 0;
-        for (int64_t i = 0; i < group; ++i) {
+        for (int64_t i = 0; i < out.group; ++i) {
           if (std::fabs(x[i]) > std::fabs(m)) m = x[i];
         }
-        scale = store_scale(m / -8.0, o.scale_type, scales.data() + gi * scale_bytes, name);
+        scale = store_scale(m / -8.0, o.scale_type, scale_dst, out.layout.name);
         zp = 8;
       } else {
-        double lo = 0, hi = 0;
-        for (int64_t i = 0; i < group; ++i) {
-          lo = std::min(lo, static_cast<double>(x[i]));
-          hi = std::max(hi, static_cast<double>(x[i]));
-        }
-        scale = store_scale((hi - lo) / 15.0, o.scale_type, scales.data() + gi * scale_bytes, name);
-        zp = scale != 0 ? std::clamp(std::nearbyint(-lo / scale), 0.0, 15.0) : 0.0;
-        zeros[static_cast<size_t>(gi)] = static_cast<std::byte>(static_cast<uint8_t>(zp));
+        const Range range = range_with_zero(x, out.group);
+        scale = store_scale((range.hi - range.lo) / 15.0, o.scale_type, scale_dst, out.layout.name);
+        zp = scale != 0 ? std::clamp(std::nearbyint(-range.lo / scale), 0.0, 15.0) : 0.0;
+        out.zero_points[static_cast<size_t>(gi)] = static_cast<std::byte>(static_cast<uint8_t>(zp));
       }
       const double inv = scale != 0 ? 1.0 / scale : 0.0;
-      for (int64_t i = 0; i < group; ++i) {
+      for (int64_t i = 0; i < out.group; ++i) {
         q[static_cast<size_t>(i)] = static_cast<uint8_t>(std::clamp(std::nearbyint(x[i] * inv) + zp, 0.0, 15.0));
       }
-      std::byte* dst = data.data() + (r * cols + g * group) / 2;
-      for (int64_t j = 0; j < group / 2; ++j) {
+      std::byte* dst = out.data.data() + first / 2;
+      for (int64_t j = 0; j < out.group / 2; ++j) {
         dst[j] = static_cast<std::byte>(q[static_cast<size_t>(2 * j)] | (q[static_cast<size_t>(2 * j + 1)] << 4));
       }
     }
   }
-  return make_owned_tensor(std::move(name), o.type, shape, std::move(data), std::move(scales), std::move(zeros),
-                           layout.group_size, o.scale_type);
+  return std::move(out).finish();
 }
 
 void dequantize_int4(const Tensor& t, float* dst) {

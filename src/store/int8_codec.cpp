@@ -19,49 +19,34 @@ namespace llmrt::codec {
 
 Tensor quantize_int8(std::string name, const Shape& shape, std::span<const float> src, const QuantizeOptions& o) {
   const bool sym = o.type == StoredType::kInt8Sym;
-  Tensor layout;
-  layout.name = name;
-  layout.type = o.type;
-  layout.shape = shape;
-  layout.scale_type = o.scale_type;
-  const int64_t cols = layout.cols(), rows = layout.rows();
-  layout.group_size = resolve_group(o.group_size, cols);
-  const PlaneSizes sizes = plane_sizes(layout);
-  check_finite(src, cols, name);
-
-  std::vector<std::byte> data(sizes.data), scales(sizes.scales), zeros(sizes.zero_points);
-  const int64_t group = layout.group_size, groups_per_row = cols / group;
+  PlanarOutput out = begin_quantize(std::move(name), shape, src, o.type, o.group_size, o.scale_type);
   const int scale_bytes = plain_element_bytes(o.scale_type);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t g = 0; g < groups_per_row; ++g) {
-      const int64_t gi = r * groups_per_row + g;
-      const float* x = src.data() + r * cols + g * group;
-      double lo = 0, hi = 0;
-      for (int64_t i = 0; i < group; ++i) {
-        lo = std::min(lo, static_cast<double>(x[i]));
-        hi = std::max(hi, static_cast<double>(x[i]));
-      }
-      double scale = sym ? std::max(hi, -lo) / 127.0 : (hi - lo) / 255.0;
-      scale = store_scale(scale, o.scale_type, scales.data() + gi * scale_bytes, name);
+  for (int64_t r = 0; r < out.rows; ++r) {
+    for (int64_t g = 0; g < out.groups_per_row; ++g) {
+      const int64_t gi = r * out.groups_per_row + g;
+      const int64_t first = r * out.cols + g * out.group;
+      const float* x = src.data() + first;
+      const Range range = range_with_zero(x, out.group);
+      double scale = sym ? std::max(range.hi, -range.lo) / 127.0 : (range.hi - range.lo) / 255.0;
+      scale = store_scale(scale, o.scale_type, out.scales.data() + gi * scale_bytes, out.layout.name);
       const double inv = scale > 0 ? 1.0 / scale : 0.0;
-      std::byte* q = data.data() + r * cols + g * group;
+      std::byte* q = out.data.data() + first;
       if (sym) {
-        for (int64_t i = 0; i < group; ++i) {
+        for (int64_t i = 0; i < out.group; ++i) {
           double v = std::clamp(std::nearbyint(x[i] * inv), -127.0, 127.0);
           q[i] = static_cast<std::byte>(static_cast<int8_t>(v));
         }
       } else {
-        double zp = scale > 0 ? std::clamp(std::nearbyint(-lo * inv), 0.0, 255.0) : 0.0;
-        zeros[static_cast<size_t>(gi)] = static_cast<std::byte>(static_cast<uint8_t>(zp));
-        for (int64_t i = 0; i < group; ++i) {
+        double zp = scale > 0 ? std::clamp(std::nearbyint(-range.lo * inv), 0.0, 255.0) : 0.0;
+        out.zero_points[static_cast<size_t>(gi)] = static_cast<std::byte>(static_cast<uint8_t>(zp));
+        for (int64_t i = 0; i < out.group; ++i) {
           double v = std::clamp(std::nearbyint(x[i] * inv) + zp, 0.0, 255.0);
           q[i] = static_cast<std::byte>(static_cast<uint8_t>(v));
         }
       }
     }
   }
-  return make_owned_tensor(std::move(name), o.type, shape, std::move(data), std::move(scales), std::move(zeros),
-                           layout.group_size, o.scale_type);
+  return std::move(out).finish();
 }
 
 void dequantize_int8(const Tensor& t, float* dst) {

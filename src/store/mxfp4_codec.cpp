@@ -21,20 +21,11 @@ constexpr int64_t kBlock = 32;
 }
 
 Tensor quantize_mxfp4(std::string name, const Shape& shape, std::span<const float> src) {
-  Tensor layout;
-  layout.name = name;
-  layout.type = StoredType::kMxfp4;
-  layout.shape = shape;
-  layout.group_size = kBlock;
-  const int64_t cols = layout.cols(), rows = layout.rows();
-  const PlaneSizes sizes = plane_sizes(layout);
-  check_finite(src, cols, name);
-
-  std::vector<std::byte> data(sizes.data), scales(sizes.scales);
-  const int64_t blocks_per_row = cols / kBlock;
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t b = 0; b < blocks_per_row; ++b) {
-      const float* x = src.data() + r * cols + b * kBlock;
+  PlanarOutput out = begin_quantize(std::move(name), shape, src, StoredType::kMxfp4, kBlock, StoredType::kF32);
+  for (int64_t r = 0; r < out.rows; ++r) {
+    for (int64_t b = 0; b < out.groups_per_row; ++b) {
+      const int64_t first = r * out.cols + b * kBlock;
+      const float* x = src.data() + first;
       double amax = 0;
       for (int64_t i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(static_cast<double>(x[i])));
       int e = -127;
@@ -43,8 +34,8 @@ Tensor quantize_mxfp4(std::string name, const Shape& shape, std::span<const floa
         std::frexp(amax, &exp2);  // amax = m * 2^exp2 with m in [0.5, 1): floor(log2(amax)) = exp2 - 1
         e = std::clamp(exp2 - 1 - 2, -127, 127);
       }
-      scales[static_cast<size_t>(r * blocks_per_row + b)] = static_cast<std::byte>(e + 127);
-      std::byte* dst = data.data() + (r * cols + b * kBlock) / 2;
+      out.scales[static_cast<size_t>(r * out.groups_per_row + b)] = static_cast<std::byte>(e + 127);
+      std::byte* dst = out.data.data() + first / 2;
       for (int64_t j = 0; j < kBlock / 2; ++j) {
         uint8_t lo = e2m1_encode(std::ldexp(static_cast<double>(x[2 * j]), -e));
         uint8_t hi = e2m1_encode(std::ldexp(static_cast<double>(x[2 * j + 1]), -e));
@@ -52,7 +43,7 @@ Tensor quantize_mxfp4(std::string name, const Shape& shape, std::span<const floa
       }
     }
   }
-  return make_owned_tensor(std::move(name), StoredType::kMxfp4, shape, std::move(data), std::move(scales), {}, kBlock);
+  return std::move(out).finish();
 }
 
 void dequantize_mxfp4(const Tensor& t, float* dst) {
