@@ -59,12 +59,17 @@ Tensor quantize(std::string name, const Shape& shape, std::span<const float> src
 }
 
 void dequantize(const Tensor& t, float* dst) {
+  t.validate();
+  dequantize_rows(t, 0, t.rows(), dst);
+}
+
+void dequantize_rows(const Tensor& t, int64_t first, int64_t count, float* dst) {
   switch (t.type) {
     case StoredType::kInt8Sym:
-    case StoredType::kInt8Asym: return dequantize_int8(t, dst);
+    case StoredType::kInt8Asym: return dequantize_int8(t, first, count, dst);
     case StoredType::kInt4Sym:
-    case StoredType::kInt4Asym: return dequantize_int4(t, dst);
-    case StoredType::kMxfp4: return dequantize_mxfp4(t, dst);
+    case StoredType::kInt4Asym: return dequantize_int4(t, first, count, dst);
+    case StoredType::kMxfp4: return dequantize_mxfp4(t, first, count, dst);
     default:
       fail(ErrorCode::kInvalidArgument, "tensor '{}': {} is not a compressed type", t.name, to_string(t.type));
   }

@@ -25,16 +25,18 @@ struct QuantizeOptions {
 // does not divide cols, or a scale that overflows f16.
 Tensor quantize(std::string name, const Shape& shape, std::span<const float> src, const QuantizeOptions& options);
 void dequantize(const Tensor& t, float* dst);
+// Rows [first, first + count) of a compressed tensor (the caller checked the range).
+void dequantize_rows(const Tensor& t, int64_t first, int64_t count, float* dst);
 // Plane sizes of a compressed tensor; BAD_FORMAT naming the tensor for a bad grouping.
 PlaneSizes plane_sizes(const Tensor& t);
 
 // Per codec (called through the functions above).
 Tensor quantize_int8(std::string name, const Shape& shape, std::span<const float> src, const QuantizeOptions& o);
-void dequantize_int8(const Tensor& t, float* dst);
+void dequantize_int8(const Tensor& t, int64_t first_row, int64_t rows, float* dst);
 Tensor quantize_int4(std::string name, const Shape& shape, std::span<const float> src, const QuantizeOptions& o);
-void dequantize_int4(const Tensor& t, float* dst);
+void dequantize_int4(const Tensor& t, int64_t first_row, int64_t rows, float* dst);
 Tensor quantize_mxfp4(std::string name, const Shape& shape, std::span<const float> src);
-void dequantize_mxfp4(const Tensor& t, float* dst);
+void dequantize_mxfp4(const Tensor& t, int64_t first_row, int64_t rows, float* dst);
 
 // Shared by the codecs.
 

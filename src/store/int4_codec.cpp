@@ -55,11 +55,11 @@ Tensor quantize_int4(std::string name, const Shape& shape, std::span<const float
   return std::move(out).finish();
 }
 
-void dequantize_int4(const Tensor& t, float* dst) {
-  t.validate();
+void dequantize_int4(const Tensor& t, int64_t first_row, int64_t n_rows, float* dst) {
   const bool sym = t.type == StoredType::kInt4Sym;
-  const int64_t cols = t.cols(), rows = t.rows(), group = t.group_size, groups_per_row = cols / group;
-  for (int64_t r = 0; r < rows; ++r) {
+  const int64_t cols = t.cols(), group = t.group_size, groups_per_row = cols / group;
+  for (int64_t r = first_row; r < first_row + n_rows; ++r) {
+    float* row_dst = dst + (r - first_row) * cols;
     for (int64_t g = 0; g < groups_per_row; ++g) {
       const int64_t gi = r * groups_per_row + g;
       const float scale = load_scale(t, gi);
@@ -68,7 +68,7 @@ void dequantize_int4(const Tensor& t, float* dst) {
       for (int64_t i = 0; i < group; ++i) {
         uint8_t byte = std::to_integer<uint8_t>(t.data[static_cast<size_t>((first + i) / 2)]);
         int q = (i % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
-        dst[first + i] = static_cast<float>(q - zp) * scale;
+        row_dst[g * group + i] = static_cast<float>(q - zp) * scale;
       }
     }
   }

@@ -49,17 +49,17 @@ Tensor quantize_int8(std::string name, const Shape& shape, std::span<const float
   return std::move(out).finish();
 }
 
-void dequantize_int8(const Tensor& t, float* dst) {
-  t.validate();
+void dequantize_int8(const Tensor& t, int64_t first_row, int64_t n_rows, float* dst) {
   const bool sym = t.type == StoredType::kInt8Sym;
-  const int64_t cols = t.cols(), rows = t.rows(), group = t.group_size, groups_per_row = cols / group;
-  for (int64_t r = 0; r < rows; ++r) {
+  const int64_t cols = t.cols(), group = t.group_size, groups_per_row = cols / group;
+  for (int64_t r = first_row; r < first_row + n_rows; ++r) {
+    float* row_dst = dst + (r - first_row) * cols;
     for (int64_t g = 0; g < groups_per_row; ++g) {
       const int64_t gi = r * groups_per_row + g;
       const float scale = load_scale(t, gi);
       const int zp = sym ? 0 : std::to_integer<int>(t.zero_points[static_cast<size_t>(gi)]);
       const std::byte* q = t.data.data() + r * cols + g * group;
-      float* y = dst + r * cols + g * group;
+      float* y = row_dst + g * group;
       for (int64_t i = 0; i < group; ++i) {
         int v = sym ? static_cast<int8_t>(std::to_integer<uint8_t>(q[i])) : std::to_integer<int>(q[i]) - zp;
         y[i] = static_cast<float>(v) * scale;

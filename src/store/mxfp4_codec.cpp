@@ -46,17 +46,17 @@ Tensor quantize_mxfp4(std::string name, const Shape& shape, std::span<const floa
   return std::move(out).finish();
 }
 
-void dequantize_mxfp4(const Tensor& t, float* dst) {
-  t.validate();
-  const int64_t cols = t.cols(), rows = t.rows(), blocks_per_row = cols / kBlock;
-  for (int64_t r = 0; r < rows; ++r) {
+void dequantize_mxfp4(const Tensor& t, int64_t first_row, int64_t n_rows, float* dst) {
+  const int64_t cols = t.cols(), blocks_per_row = cols / kBlock;
+  for (int64_t r = first_row; r < first_row + n_rows; ++r) {
+    float* row_dst = dst + (r - first_row) * cols;
     for (int64_t b = 0; b < blocks_per_row; ++b) {
       const double scale = e8m0_value(std::to_integer<uint8_t>(t.scales[static_cast<size_t>(r * blocks_per_row + b)]));
       const int64_t first = r * cols + b * kBlock;
       for (int64_t i = 0; i < kBlock; ++i) {
         uint8_t byte = std::to_integer<uint8_t>(t.data[static_cast<size_t>((first + i) / 2)]);
         uint8_t nibble = (i % 2 == 0) ? (byte & 0x0F) : (byte >> 4);
-        dst[first + i] = static_cast<float>(e2m1_value(nibble) * scale);
+        row_dst[b * kBlock + i] = static_cast<float>(e2m1_value(nibble) * scale);
       }
     }
   }

@@ -69,33 +69,42 @@ void Tensor::validate() const {
 
 void Tensor::dequantize(float* dst) const {
   validate();
-  int64_t n = numel();
-  if (n == 0) return;
+  dequantize_rows(0, rows(), dst);
+}
+
+void Tensor::dequantize_rows(int64_t first, int64_t count, float* dst) const {
+  const int64_t n_rows = rows(), c = cols();
+  if (first < 0 || count < 0 || first > n_rows || count > n_rows - first) {
+    fail(ErrorCode::kOutOfRange, "tensor '{}': rows [{}, {}) outside its {} rows", name, first, first + count, n_rows);
+  }
+  if (count == 0 || c == 0) return;
+  const size_t n = static_cast<size_t>(count * c);
+  const size_t offset = static_cast<size_t>(first * c);
   switch (type) {
     case StoredType::kF32:
-      std::memcpy(dst, data.data(), static_cast<size_t>(n) * 4);
+      std::memcpy(dst, data.data() + offset * 4, n * 4);
       return;
     case StoredType::kF16:
-      kernels::f16_to_f32(reinterpret_cast<const uint16_t*>(data.data()), dst, static_cast<size_t>(n));
+      kernels::f16_to_f32(reinterpret_cast<const uint16_t*>(data.data()) + offset, dst, n);
       return;
     case StoredType::kBF16:
-      kernels::bf16_to_f32(reinterpret_cast<const uint16_t*>(data.data()), dst, static_cast<size_t>(n));
+      kernels::bf16_to_f32(reinterpret_cast<const uint16_t*>(data.data()) + offset, dst, n);
       return;
     case StoredType::kU8:
-      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(std::to_integer<uint8_t>(data[static_cast<size_t>(i)]));
+      for (size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(std::to_integer<uint8_t>(data[offset + i]));
       return;
     default:
       break;
   }
   if (family(type) == TypeFamily::kCompressed) {
-    codec::dequantize(*this, dst);
+    codec::dequantize_rows(*this, first, count, dst);
     return;
   }
   // Remaining plain types and GGUF blocks: ggml's reference decoders, a row at a time.
   ggml::Type g = *to_ggml(type);
-  uint64_t row_bytes = ggml::row_bytes(g, cols());
-  for (int64_t r = 0; r < rows(); ++r) {
-    ggml::dequantize_row(g, data.data() + static_cast<uint64_t>(r) * row_bytes, dst + r * cols(), cols());
+  uint64_t row_bytes = ggml::row_bytes(g, c);
+  for (int64_t r = 0; r < count; ++r) {
+    ggml::dequantize_row(g, data.data() + static_cast<uint64_t>(first + r) * row_bytes, dst + r * c, c);
   }
 }
 

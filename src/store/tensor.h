@@ -58,6 +58,9 @@ class Tensor {
 
   // Reference decode of every element to f32 (row by row, in the tensor's order).
   void dequantize(float* dst) const;
+  // Rows [first, first + count) only (a row is the last dimension); OUT_OF_RANGE naming the
+  // tensor when the range is not inside it.
+  void dequantize_rows(int64_t first, int64_t count, float* dst) const;
   std::vector<float> to_f32() const;
 
   // A plugin's own layout of this tensor, built once by `make` and kept for the tensor's

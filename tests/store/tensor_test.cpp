@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <thread>
 #include <vector>
 
@@ -78,6 +80,36 @@ TEST(Tensor, RepackIsBuiltOnceAndSharedByCopies) {
   a.repacked("cpu.other", make);
   EXPECT_EQ(builds.load(), 2);
   EXPECT_THROW(a.repacked("empty", [] { return std::shared_ptr<const void>(); }), Error);
+}
+
+}  // namespace
+}  // namespace llmrt
+
+namespace llmrt {
+namespace {
+
+// Decoding a range of rows gives exactly those rows of the full decode, for every family.
+TEST(Tensor, DequantizeRowsMatchesTheFullDecode) {
+  std::vector<float> src(6 * 64);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = std::sin(static_cast<float>(i) * 0.37f);
+  std::vector<Tensor> tensors = {
+      make_f32_tensor("f", {6, 64}, src),
+      codec::quantize("a", {6, 64}, src, {StoredType::kInt8Asym, 32, StoredType::kF16}),
+      codec::quantize("b", {6, 64}, src, {StoredType::kInt4Sym, 32, StoredType::kF32}),
+      codec::quantize("c", {6, 64}, src, {StoredType::kMxfp4}),
+  };
+  std::vector<std::byte> q4(ggml::row_bytes(ggml::Type::kQ4_K, 256) * 2);
+  std::vector<float> wide(512);
+  for (size_t i = 0; i < wide.size(); ++i) wide[i] = std::cos(static_cast<float>(i));
+  for (int r = 0; r < 2; ++r) ggml::quantize_row(ggml::Type::kQ4_K, wide.data() + r * 256, q4.data() + r * q4.size() / 2, 256);
+  tensors.push_back(make_owned_tensor("k", StoredType::kQ4_K, {2, 256}, q4));
+  for (const Tensor& t : tensors) {
+    auto all = t.to_f32();
+    std::vector<float> part(static_cast<size_t>(t.cols()), -1.0f);
+    t.dequantize_rows(t.rows() - 1, 1, part.data());
+    EXPECT_TRUE(std::equal(part.begin(), part.end(), all.end() - t.cols())) << t.name;
+    EXPECT_THROW(t.dequantize_rows(t.rows(), 1, part.data()), Error) << t.name;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,63 @@
+// The op set of the graph IR: what each op computes, its inputs and attributes, and its shape
+// inference. The maths of each op is the contract every plugin implements; the CPU plugin's
+// reference kernels and the conformance test follow it.
+//
+// Primitive ops
+//   Gather(table [V, H] weight, ids [T] i32) -> [T, H]           row lookup (embeddings)
+//   MatMul(a [.., M, K], b [.., K, N]) -> [.., M, N]             attr transpose_b: b is [.., N, K];
+//       attr alpha (default 1) scales the product
+//   Add(a, b), Mul(a, b) -> NumPy broadcast of a and b
+//   Neg(x), SiLU(x) = x * sigmoid(x)                              elementwise
+//   RMSNorm(x [.., H], w [H]) -> x / sqrt(mean(x^2) + eps) * w    attr eps
+//   Softmax(x) over the last axis
+//   Reshape(x) attr shape (one -1 allowed, 0 copies the input dim)
+//   Transpose(x) attr perm
+//   Concat(x...) attr axis
+//   Slice(x) attrs axis, begin, end                              [begin, end) along axis
+//   CausalMask(scores [.., M, N]) -> scores with -inf where key j > query i + (N - M)
+// Fused ops
+//   FullyConnected(x [T, K], w [N, K] weight (any stored type), bias [N] optional) -> [T, N]
+//       y = x w^T + bias, weights decoded per their stored type
+//   RoPE(x [T, heads*head_dim] or [T, heads, head_dim], positions [T] i32, ...) -> x's shape
+//       attrs heads, head_dim, rotary_dim (default head_dim; the rest passes through),
+//       style ("rotate_half": pairs (i, i + rotary_dim/2) | "adjacent": pairs (2i, 2i+1)),
+//       mode "theta" (default) or "table".
+//       theta mode: inputs freq_factors [rotary_dim/2] and long_factors [rotary_dim/2], both
+//       optional weights; attrs theta, attention_factor (default 1), original_max_positions.
+//         inv_freq_i = theta^(-2i/rotary_dim) / factor_i, where factor = long_factors when
+//         max(positions) + 1 > original_max_positions, else freq_factors (else 1);
+//         c = cos(pos * inv_freq_i) * attention_factor, s = sin(...) * attention_factor;
+//         (a, b) -> (a c - b s, b c + a s)
+//       table mode: inputs cos [P, rotary_dim] and sin [P, rotary_dim] weights (HF layout:
+//         entry j of a row belongs to rotated element j), out_j = x_j cos[p, j] + r_j sin[p, j]
+//         with r = rotate_half(x) = (-x2, x1)
+//   SDPA(q, k, v) -> q's shape
+//       attrs heads, kv_heads, head_dim, scale, cache_slot (-1: no cache),
+//       layout "tokens" (default: q [T, heads*hd], k and v [T, kv_heads*hd]) or "heads"
+//       (q [heads, T, hd], k and v [kv_heads, T, hd]; no cache).
+//       With a cache slot, k and v are appended to the request's cache for that slot and the
+//       T queries (at positions n_past..n_past+T-1) attend causally over the whole cache;
+//       without, over these T keys, causally. Head h reads kv head h / (heads / kv_heads).
+//       out = softmax(q k^T * scale + causal mask) v
+//   SwiGLU(gate, up) = SiLU(gate) * up
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace llmrt::core {
+
+enum class OpType : uint8_t {
+  // primitive
+  kGather, kMatMul, kAdd, kMul, kNeg, kRMSNorm, kSiLU, kSoftmax, kReshape, kTranspose, kConcat, kSlice, kCausalMask,
+  // fused
+  kFullyConnected, kRoPE, kSDPA, kSwiGLU,
+};
+inline constexpr int kOpCount = static_cast<int>(OpType::kSwiGLU) + 1;
+
+std::string_view to_string(OpType op);
+std::optional<OpType> parse_op(std::string_view name);
+bool is_fused(OpType op);
+
+}  // namespace llmrt::core

@@ -1,0 +1,173 @@
+#include "plugins/cpu/executor.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "util/error.h"
+#include "util/log.h"
+
+namespace llmrt::cpu {
+
+using core::DType;
+using core::ValueId;
+using core::ValueKind;
+
+Tensor tensor_from_abi(const llmrt_weight& w) {
+  std::string name = w.name ? w.name : "";
+  if (name.empty()) fail(ErrorCode::kInvalidArgument, "a weight has no name");
+  auto type = parse_stored_type(w.stored_type ? w.stored_type : "");
+  if (!type) fail(ErrorCode::kInvalidArgument, "weight '{}': unknown stored type '{}'", name, w.stored_type ? w.stored_type : "");
+  if (w.rank > LLMRT_MAX_RANK) fail(ErrorCode::kInvalidArgument, "weight '{}': rank {} exceeds {}", name, w.rank, LLMRT_MAX_RANK);
+  Tensor t;
+  t.name = name;
+  t.type = *type;
+  t.shape.assign(w.shape, w.shape + w.rank);
+  t.group_size = w.group_size;
+  if (w.scale_type && *w.scale_type) {
+    auto st = parse_stored_type(w.scale_type);
+    if (!st) fail(ErrorCode::kInvalidArgument, "weight '{}': unknown scale type '{}'", name, w.scale_type);
+    t.scale_type = *st;
+  }
+  auto span = [](const void* p, uint64_t n) { return std::span<const std::byte>(static_cast<const std::byte*>(p), n); };
+  t.data = span(w.data, w.data_bytes);
+  t.scales = span(w.scales, w.scales_bytes);
+  t.zero_points = span(w.zero_points, w.zero_points_bytes);
+  if ((w.data_bytes && !w.data) || (w.scales_bytes && !w.scales) || (w.zero_points_bytes && !w.zero_points)) {
+    fail(ErrorCode::kInvalidArgument, "weight '{}': a plane has a size but no data", name);
+  }
+  t.validate();
+  return t;
+}
+
+CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uint32_t n_weights, int64_t max_context)
+    : graph_(std::move(graph)), max_context_(max_context) {
+  graph_.validate();
+  std::unordered_map<std::string, const llmrt_weight*> by_name;
+  for (uint32_t i = 0; i < n_weights; ++i) by_name[weights[i].name ? weights[i].name : ""] = &weights[i];
+  const auto& values = graph_.values();
+  for (size_t id = 0; id < values.size(); ++id) {
+    const core::Value& v = values[id];
+    if (v.kind != ValueKind::kWeight) continue;
+    auto it = by_name.find(v.name);
+    if (it == by_name.end()) fail(ErrorCode::kBadFormat, "weight '{}' used by the graph was not given", v.name);
+    Tensor t = tensor_from_abi(*it->second);
+    if (t.shape != v.shape || t.type != v.stored) {
+      fail(ErrorCode::kBadFormat, "weight '{}': the graph expects {} {}, got {} {}", v.name, llmrt::to_string(v.stored),
+           shape_to_string(v.shape), llmrt::to_string(t.type), shape_to_string(t.shape));
+    }
+    weights_.emplace(static_cast<ValueId>(id), std::move(t));
+  }
+  // Weights read as plain operands (everything except FullyConnected's matrix and Gather's
+  // table) are decoded to f32 once here.
+  for (const core::Node& n : graph_.nodes()) {
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      ValueId in = n.inputs[i];
+      if (!weights_.count(in) || decoded_.count(in)) continue;
+      bool streamed = (n.op == core::OpType::kFullyConnected && i == 1) || (n.op == core::OpType::kGather && i == 0);
+      if (streamed) continue;
+      Activation a;
+      a.resize(DType::kF32, weights_.at(in).shape);
+      weights_.at(in).dequantize(a.f());
+      decoded_.emplace(in, std::move(a));
+    }
+    if (n.op == core::OpType::kSDPA) {
+      int64_t slot = n.attrs.i("cache_slot", -1);
+      if (slot < 0) continue;
+      if (slot > 4096) fail(ErrorCode::kBadFormat, "node '{}': cache_slot {} is absurd", n.name, slot);
+      if (static_cast<size_t>(slot) >= slot_widths_.size()) slot_widths_.resize(static_cast<size_t>(slot) + 1, 0);
+      slot_widths_[static_cast<size_t>(slot)] = n.attrs.i("kv_heads") * n.attrs.i("head_dim");
+    }
+  }
+  if (!slot_widths_.empty() && max_context_ <= 0) {
+    fail(ErrorCode::kInvalidArgument, "the graph uses a KV cache but max_context is {}", max_context_);
+  }
+}
+
+std::unique_ptr<Request> CompiledGraph::create_request() const { return std::make_unique<Request>(*this); }
+
+Request::Request(const CompiledGraph& compiled) : compiled_(compiled) {
+  kv_.resize(compiled.slot_widths_.size());
+  for (size_t s = 0; s < kv_.size(); ++s) {
+    kv_[s].capacity = compiled.max_context_;
+    kv_[s].width = compiled.slot_widths_[s];
+    kv_[s].k.assign(static_cast<size_t>(kv_[s].capacity * kv_[s].width), 0.0f);
+    kv_[s].v.assign(kv_[s].k.size(), 0.0f);
+  }
+  values_.resize(compiled.graph_.values().size());
+}
+
+void Request::reset(int64_t keep_tokens) {
+  if (keep_tokens < 0 || keep_tokens > n_past_) {
+    fail(ErrorCode::kInvalidArgument, "reset keeps {} tokens but the request holds {}", keep_tokens, n_past_);
+  }
+  n_past_ = keep_tokens;
+}
+
+void Request::execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_inputs, llmrt_tensor* outputs,
+                      uint32_t n_outputs) {
+  const core::Graph& g = compiled_.graph_;
+  if (n_inputs != g.inputs().size()) fail(ErrorCode::kInvalidArgument, "the graph takes {} inputs, {} given", g.inputs().size(), n_inputs);
+  if (n_outputs != g.outputs().size()) fail(ErrorCode::kInvalidArgument, "the graph has {} outputs, {} requested", g.outputs().size(), n_outputs);
+  if (n_tokens <= 0) fail(ErrorCode::kInvalidArgument, "a step needs at least one token, got {}", n_tokens);
+  if (!kv_.empty() && n_past_ + n_tokens > compiled_.max_context_) {
+    fail(ErrorCode::kOutOfRange, "{} cached + {} new tokens exceed the context of {} tokens", n_past_, n_tokens,
+         compiled_.max_context_);
+  }
+  for (uint32_t i = 0; i < n_inputs; ++i) {
+    const core::Value& v = g.value(g.inputs()[i]);
+    const llmrt_tensor& src = inputs[i];
+    const DType want = v.dtype;
+    if (src.dtype != (want == DType::kF32 ? LLMRT_DTYPE_F32 : LLMRT_DTYPE_I32)) {
+      fail(ErrorCode::kInvalidArgument, "input '{}' must be {}", v.name, core::to_string(want));
+    }
+    if (src.rank != v.shape.size()) fail(ErrorCode::kInvalidArgument, "input '{}' must have rank {}, has {}", v.name, v.shape.size(), src.rank);
+    Shape shape(src.shape, src.shape + src.rank);
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] < 0 || (v.shape[d] != core::kDynamic && v.shape[d] != shape[d])) {
+        fail(ErrorCode::kInvalidArgument, "input '{}' has shape {}, the graph expects {}", v.name, shape_to_string(shape),
+             shape_to_string(v.shape));
+      }
+    }
+    Activation& a = values_[static_cast<size_t>(g.inputs()[i])];
+    a.resize(want, shape);
+    if (src.bytes != a.bytes() || (a.bytes() && !src.data)) {
+      fail(ErrorCode::kInvalidArgument, "input '{}' of shape {} needs {} bytes, {} given", v.name, shape_to_string(shape), a.bytes(), src.bytes);
+    }
+    std::memcpy(a.raw(), src.data, a.bytes());
+  }
+  OpContext ctx{n_past_, &kv_, compiled_.max_context_};
+  std::vector<Operand> operands;
+  for (const core::Node& n : g.nodes()) {
+    operands.clear();
+    for (ValueId in : n.inputs) {
+      Operand op;
+      if (auto w = compiled_.weights_.find(in); w != compiled_.weights_.end()) {
+        op.weight = &w->second;
+        if (auto d = compiled_.decoded_.find(in); d != compiled_.decoded_.end()) op.weight_f32 = &d->second;
+      } else {
+        op.act = &values_[static_cast<size_t>(in)];
+      }
+      operands.push_back(op);
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    run_ref(n, operands, values_[static_cast<size_t>(n.outputs[0])], ctx);
+    if (log::verbose()) {
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      log::info("cpu: {} '{}' ref {} -> {} {:.3f} ms", core::to_string(n.op), n.name,
+                n.inputs.empty() ? "" : shape_to_string(operands[0].shape()),
+                shape_to_string(values_[static_cast<size_t>(n.outputs[0])].shape), ms);
+    }
+  }
+  for (uint32_t i = 0; i < n_outputs; ++i) {
+    Activation& a = values_[static_cast<size_t>(g.outputs()[i])];
+    llmrt_tensor& dst = outputs[i];
+    dst.dtype = a.dtype == DType::kF32 ? LLMRT_DTYPE_F32 : LLMRT_DTYPE_I32;
+    dst.rank = static_cast<uint32_t>(a.shape.size());
+    for (size_t d = 0; d < a.shape.size() && d < LLMRT_MAX_RANK; ++d) dst.shape[d] = a.shape[d];
+    dst.data = a.raw();
+    dst.bytes = a.bytes();
+  }
+  n_past_ += n_tokens;
+}
+
+}  // namespace llmrt::cpu

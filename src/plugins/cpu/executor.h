@@ -1,0 +1,51 @@
+// The CPU plugin's compiled graph and per-request state. A CompiledGraph binds the host's
+// weight bytes (views, no copy, except small weights used as plain operands, decoded once to
+// f32) to a validated graph; a Request holds one sequence's KV cache and runs steps.
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "core/graph.h"
+#include "llmrt/plugin/plugin_abi.h"
+#include "plugins/cpu/ref_ops.h"
+
+namespace llmrt::cpu {
+
+class Request;
+
+class CompiledGraph {
+ public:
+  // Errors: BAD_FORMAT when a weight is missing, mistyped or of the wrong shape (naming it).
+  CompiledGraph(core::Graph graph, const llmrt_weight* weights, uint32_t n_weights, int64_t max_context);
+  std::unique_ptr<Request> create_request() const;
+  const core::Graph& graph() const { return graph_; }
+
+ private:
+  friend class Request;
+  core::Graph graph_;
+  int64_t max_context_;
+  std::unordered_map<core::ValueId, Tensor> weights_;        // by value id
+  std::unordered_map<core::ValueId, Activation> decoded_;    // weights used as plain operands
+  std::vector<int64_t> slot_widths_;                          // KV width of each cache slot
+};
+
+class Request {
+ public:
+  explicit Request(const CompiledGraph& compiled);
+  void reset(int64_t keep_tokens);
+  void execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_inputs, llmrt_tensor* outputs, uint32_t n_outputs);
+  int64_t n_past() const { return n_past_; }
+
+ private:
+  const CompiledGraph& compiled_;
+  std::vector<KvSlot> kv_;
+  int64_t n_past_ = 0;
+  std::vector<Activation> values_;  // by value id, for the current step
+};
+
+// A Tensor view over a weight the host passed across the ABI (validated).
+Tensor tensor_from_abi(const llmrt_weight& w);
+
+}  // namespace llmrt::cpu

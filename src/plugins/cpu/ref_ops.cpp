@@ -1,0 +1,447 @@
+#include "plugins/cpu/ref_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "plugins/cpu/onednn_matmul.h"
+#include "util/error.h"
+#include "util/threads.h"
+
+namespace llmrt::cpu {
+namespace {
+
+using core::Node;
+using core::OpType;
+
+template <class... A>
+[[noreturn]] void bad(const Node& n, fmt::format_string<A...> f, A&&... args) {
+  fail(ErrorCode::kInvalidArgument, "node '{}' ({}): {}", n.name, core::to_string(n.op), fmt::format(f, std::forward<A>(args)...));
+}
+
+int64_t numel(const Shape& s) {
+  return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<>());
+}
+
+// Row-major strides of a shape.
+std::vector<int64_t> strides(const Shape& s) {
+  std::vector<int64_t> st(s.size(), 1);
+  for (size_t i = s.size(); i-- > 1;) st[i - 1] = st[i] * s[i];
+  return st;
+}
+
+void binary(const Node& n, const std::vector<Operand>& in, Activation& out, bool add) {
+  const Shape &a = in[0].shape(), &b = in[1].shape();
+  Shape o(std::max(a.size(), b.size()), 1);
+  for (size_t k = 0; k < o.size(); ++k) {
+    int64_t da = k < a.size() ? a[a.size() - 1 - k] : 1, db = k < b.size() ? b[b.size() - 1 - k] : 1;
+    if (da != db && da != 1 && db != 1) bad(n, "cannot broadcast {} with {}", shape_to_string(a), shape_to_string(b));
+    o[o.size() - 1 - k] = std::max(da, db);
+  }
+  out.resize(core::DType::kF32, o);
+  // Strides of a and b in the output's index space (0 where they broadcast).
+  auto aligned = [&](const Shape& s) {
+    std::vector<int64_t> st = strides(s), r(o.size(), 0);
+    for (size_t k = 0; k < s.size(); ++k) {
+      size_t oi = o.size() - s.size() + k;
+      r[oi] = s[k] == 1 ? 0 : st[k];
+    }
+    return r;
+  };
+  std::vector<int64_t> sa = aligned(a), sb = aligned(b), so = strides(o);
+  const float *pa = in[0].f(), *pb = in[1].f();
+  float* po = out.f();
+  const int64_t total = numel(o);
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t ia = 0, ib = 0, rem = i;
+    for (size_t d = 0; d < o.size(); ++d) {
+      int64_t idx = rem / so[d];
+      rem -= idx * so[d];
+      ia += idx * sa[d];
+      ib += idx * sb[d];
+    }
+    po[i] = add ? pa[ia] + pb[ib] : pa[ia] * pb[ib];
+  }
+}
+
+void matmul(const Node& n, const std::vector<Operand>& in, Activation& out) {
+  const Shape &a = in[0].shape(), &b = in[1].shape();
+  const bool tb = n.attrs.i("transpose_b", 0) != 0;
+  const float alpha = static_cast<float>(n.attrs.f("alpha", 1.0));
+  const int64_t m = a[a.size() - 2], k = a.back();
+  const int64_t kb = tb ? b.back() : b[b.size() - 2], nn = tb ? b[b.size() - 2] : b.back();
+  if (k != kb) bad(n, "inner dimensions {} and {} differ", k, kb);
+  const int64_t batch = numel(a) / (m * k);
+  const bool b_batched = b.size() > 2;
+  if (b_batched && numel(b) / (kb * nn) != batch) bad(n, "batch sizes of {} and {} differ", shape_to_string(a), shape_to_string(b));
+  Shape o = a;
+  o.back() = nn;
+  out.resize(core::DType::kF32, o);
+  const float *pa = in[0].f(), *pb = in[1].f();
+  float* po = out.f();
+  parallel_for(batch * m, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t bi = row / m;
+      const float* x = pa + row * k;
+      const float* w = pb + (b_batched ? bi * kb * nn : 0);
+      for (int64_t j = 0; j < nn; ++j) {
+        double acc = 0;
+        for (int64_t t = 0; t < k; ++t) acc += static_cast<double>(x[t]) * (tb ? w[j * k + t] : w[t * nn + j]);
+        po[row * nn + j] = static_cast<float>(acc) * alpha;
+      }
+    }
+  });
+}
+
+void fully_connected(const Node& n, const std::vector<Operand>& in, Activation& out) {
+  const Tensor& w = *in[1].weight;
+  const Shape& xs = in[0].shape();
+  const int64_t k = xs.back(), rows_out = w.shape[0];
+  if (w.shape[1] != k) bad(n, "input has {} features, weight '{}' expects {}", k, w.name, w.shape[1]);
+  const int64_t t = numel(xs) / std::max<int64_t>(k, 1);
+  Shape o = xs;
+  o.back() = rows_out;
+  out.resize(core::DType::kF32, o);
+  const float* x = in[0].f();
+  float* y = out.f();
+  if (w.type == StoredType::kF32 && t > 0) {
+    onednn_matmul_f32(x, reinterpret_cast<const float*>(w.data.data()), y, t, k, rows_out);
+  } else {
+    // Decode a block of weight rows at a time and dot it with every token.
+    parallel_for(rows_out, 16, [&](int64_t begin, int64_t end) {
+      std::vector<float> rows(static_cast<size_t>(std::min<int64_t>(end - begin, 64) * k));
+      for (int64_t r0 = begin; r0 < end; r0 += 64) {
+        const int64_t cnt = std::min<int64_t>(64, end - r0);
+        w.dequantize_rows(r0, cnt, rows.data());
+        for (int64_t tok = 0; tok < t; ++tok) {
+          const float* xr = x + tok * k;
+          for (int64_t r = 0; r < cnt; ++r) {
+            const float* wr = rows.data() + r * k;
+            double acc = 0;
+            for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(xr[i]) * wr[i];
+            y[tok * rows_out + r0 + r] = static_cast<float>(acc);
+          }
+        }
+      }
+    });
+  }
+  if (in.size() == 3) {
+    const float* bias = in[2].f();
+    for (int64_t tok = 0; tok < t; ++tok) {
+      for (int64_t r = 0; r < rows_out; ++r) y[tok * rows_out + r] += bias[r];
+    }
+  }
+}
+
+void gather(const Node& n, const std::vector<Operand>& in, Activation& out) {
+  const Tensor& table = *in[0].weight;
+  const Activation& ids = *in[1].act;
+  const int64_t vocab = table.shape[0], h = table.shape[1];
+  Shape o = ids.shape;
+  o.push_back(h);
+  out.resize(core::DType::kF32, o);
+  for (int64_t t = 0; t < ids.numel(); ++t) {
+    int32_t id = ids.i()[t];
+    if (id < 0 || id >= vocab) bad(n, "id {} at position {} is outside [0, {}) of '{}'", id, t, vocab, table.name);
+    table.dequantize_rows(id, 1, out.f() + t * h);
+  }
+}
+
+void rms_norm(const Node& n, const std::vector<Operand>& in, Activation& out) {
+  const Shape& xs = in[0].shape();
+  const int64_t h = xs.back(), rows = numel(xs) / std::max<int64_t>(h, 1);
+  const double eps = n.attrs.f("eps");
+  out.resize(core::DType::kF32, xs);
+  const float *x = in[0].f(), *w = in[1].f();
+  float* y = out.f();
+  for (int64_t r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int64_t i = 0; i < h; ++i) ss += static_cast<double>(x[r * h + i]) * x[r * h + i];
+    const double inv = 1.0 / std::sqrt(ss / static_cast<double>(h) + eps);
+    for (int64_t i = 0; i < h; ++i) y[r * h + i] = static_cast<float>(x[r * h + i] * inv) * w[i];
+  }
+}
+
+void softmax_rows(float* x, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * n;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < n; ++i) mx = std::max(mx, row[i]);
+    if (mx == -std::numeric_limits<float>::infinity()) {  // every entry masked: no attention at all
+      std::fill(row, row + n, 0.0f);
+      continue;
+    }
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      row[i] = std::exp(row[i] - mx);
+      sum += row[i];
+    }
+    for (int64_t i = 0; i < n; ++i) row[i] = static_cast<float>(row[i] / sum);
+  }
+}
+
+float silu(float v) { return v / (1.0f + std::exp(-v)); }
+
+void reshape(const Node& n, const std::vector<Operand>& in, Activation& out) {
+  const Shape& src = in[0].shape();
+  Shape o = n.attrs.ints("shape");
+  int64_t known = 1, unknown = -1;
+  for (size_t i = 0; i < o.size(); ++i) {
+    if (o[i] == 0) o[i] = src[i];
+    if (o[i] == -1) unknown = static_cast<int64_t>(i);
+    else known *= o[i];
+  }
+  const int64_t total = numel(src);
+  if (unknown >= 0) o[static_cast<size_t>(unknown)] = known ? total / known : 0;
+  if (numel(o) != total) bad(n, "cannot reshape {} into {}", shape_to_string(src), shape_to_string(o));
+  out.dtype = in[0].act ? in[0].act->dtype : core::DType::kF32;
+  out.shape = o;
+  if (out.dtype == core::DType::kF32) out.f32.assign(in[0].f(), in[0].f() + total);
+  else out.i32 = in[0].act->i32;
+}
+
+void transpose(const Node& n, const std::vector<Operand>& in, Activation& out) {
+  const Shape& src = in[0].shape();
+  const auto& perm = n.attrs.ints("perm");
+  Shape o(src.size());
+  for (size_t i = 0; i < perm.size(); ++i) o[i] = src[static_cast<size_t>(perm[i])];
+  out.resize(core::DType::kF32, o);
+  std::vector<int64_t> ss = strides(src), so = strides(o);
+  const int64_t total = numel(o);
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t rem = i, is = 0;
+    for (size_t d = 0; d < o.size(); ++d) {
+      int64_t idx = rem / so[d];
+      rem -= idx * so[d];
+      is += idx * ss[static_cast<size_t>(perm[d])];
+    }
+    out.f()[i] = in[0].f()[is];
+  }
+}
+
+// outer x [axis dim] x inner decomposition
+void split_dims(const Shape& s, int64_t axis, int64_t* outer, int64_t* inner) {
+  *outer = 1;
+  *inner = 1;
+  for (int64_t d = 0; d < axis; ++d) *outer *= s[static_cast<size_t>(d)];
+  for (size_t d = static_cast<size_t>(axis) + 1; d < s.size(); ++d) *inner *= s[d];
+}
+
+void concat(const Node& n, const std::vector<Operand>& in, Activation& out) {
+  const int64_t axis = n.attrs.i("axis");
+  Shape o = in[0].shape();
+  o[static_cast<size_t>(axis)] = 0;
+  for (const Operand& op : in) o[static_cast<size_t>(axis)] += op.shape()[static_cast<size_t>(axis)];
+  out.resize(core::DType::kF32, o);
+  int64_t outer, inner;
+  split_dims(o, axis, &outer, &inner);
+  const int64_t out_row = o[static_cast<size_t>(axis)] * inner;
+  int64_t offset = 0;
+  for (const Operand& op : in) {
+    const int64_t len = op.shape()[static_cast<size_t>(axis)] * inner;
+    for (int64_t r = 0; r < outer; ++r) std::copy_n(op.f() + r * len, len, out.f() + r * out_row + offset);
+    offset += len;
+  }
+}
+
+void slice(const Node& n, const std::vector<Operand>& in, Activation& out) {
+  const int64_t axis = n.attrs.i("axis"), begin = n.attrs.i("begin"), end = n.attrs.i("end");
+  const Shape& src = in[0].shape();
+  if (end > src[static_cast<size_t>(axis)]) bad(n, "slice [{}, {}) exceeds dimension {}", begin, end, src[static_cast<size_t>(axis)]);
+  Shape o = src;
+  o[static_cast<size_t>(axis)] = end - begin;
+  out.resize(core::DType::kF32, o);
+  int64_t outer, inner;
+  split_dims(src, axis, &outer, &inner);
+  const int64_t src_row = src[static_cast<size_t>(axis)] * inner, len = (end - begin) * inner;
+  for (int64_t r = 0; r < outer; ++r) std::copy_n(in[0].f() + r * src_row + begin * inner, len, out.f() + r * len);
+}
+
+void causal_mask(const std::vector<Operand>& in, Activation& out) {
+  const Shape& s = in[0].shape();
+  out.resize(core::DType::kF32, s);
+  const int64_t m = s[s.size() - 2], nn = s.back(), mats = numel(s) / std::max<int64_t>(m * nn, 1);
+  for (int64_t b = 0; b < mats; ++b) {
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < nn; ++j) {
+        const int64_t idx = (b * m + i) * nn + j;
+        out.f()[idx] = j > i + (nn - m) ? -std::numeric_limits<float>::infinity() : in[0].f()[idx];
+      }
+    }
+  }
+}
+
+void rope(const Node& n, const std::vector<Operand>& in, Activation& out) {
+  const Shape& xs = in[0].shape();
+  const int64_t heads = n.attrs.i("heads"), hd = n.attrs.i("head_dim"), rot = n.attrs.i("rotary_dim", hd);
+  const bool adjacent = n.attrs.s("style") == "adjacent";
+  const bool table = n.attrs.has("mode") && n.attrs.s("mode") == "table";
+  const Activation& pos = *in[1].act;
+  const int64_t t_count = xs[0], half = rot / 2;
+  out.resize(core::DType::kF32, xs);
+  std::copy_n(in[0].f(), out.f32.size(), out.f());
+  // cos/sin of each (token, pair).
+  std::vector<double> cs(static_cast<size_t>(t_count * half)), sn(cs.size());
+  if (table) {
+    const Tensor& cos_t = *in[2].weight;
+    const int64_t max_pos = cos_t.shape[0];
+    for (int64_t t = 0; t < t_count; ++t) {
+      int32_t p = pos.i()[t];
+      if (p < 0 || p >= max_pos) bad(n, "position {} is outside the {}-row cos/sin tables", p, max_pos);
+    }
+  } else {
+    const double theta = n.attrs.f("theta"), af = n.attrs.f("attention_factor", 1.0);
+    const float* factors = in.size() > 2 ? in[2].f() : nullptr;
+    if (in.size() > 3) {
+      int32_t max_p = 0;
+      for (int64_t t = 0; t < t_count; ++t) max_p = std::max(max_p, pos.i()[t]);
+      if (max_p + 1 > n.attrs.i("original_max_positions")) factors = in[3].f();
+    }
+    for (int64_t t = 0; t < t_count; ++t) {
+      for (int64_t i = 0; i < half; ++i) {
+        double inv = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(rot));
+        if (factors) inv /= factors[i];
+        const double angle = static_cast<double>(pos.i()[t]) * inv;
+        cs[static_cast<size_t>(t * half + i)] = std::cos(angle) * af;
+        sn[static_cast<size_t>(t * half + i)] = std::sin(angle) * af;
+      }
+    }
+  }
+  for (int64_t t = 0; t < t_count; ++t) {
+    for (int64_t h = 0; h < heads; ++h) {
+      float* x = out.f() + (t * heads + h) * hd;
+      const float* src = in[0].f() + (t * heads + h) * hd;
+      if (table) {
+        // HF layout: out_j = x_j cos_j + rotate_half(x)_j sin_j.
+        const int32_t p = pos.i()[t];
+        const float* c = in[2].f() + p * rot;
+        const float* s = in[3].f() + p * rot;
+        for (int64_t j = 0; j < rot; ++j) {
+          const float r = j < half ? -src[j + half] : src[j - half];
+          x[j] = src[j] * c[j] + r * s[j];
+        }
+        continue;
+      }
+      for (int64_t i = 0; i < half; ++i) {
+        const int64_t ia = adjacent ? 2 * i : i, ib = adjacent ? 2 * i + 1 : i + half;
+        const double a = src[ia], b = src[ib];
+        const double c = cs[static_cast<size_t>(t * half + i)], s = sn[static_cast<size_t>(t * half + i)];
+        x[ia] = static_cast<float>(a * c - b * s);
+        x[ib] = static_cast<float>(b * c + a * s);
+      }
+    }
+  }
+}
+
+// softmax(q k^T * scale, causal) v for one query row against `keys` rows.
+void attend(const float* q, const float* k_base, const float* v_base, int64_t k_stride, int64_t keys, int64_t hd,
+            double scale, float* out, std::vector<double>& scores) {
+  scores.resize(static_cast<size_t>(keys));
+  double mx = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < keys; ++j) {
+    const float* k = k_base + j * k_stride;
+    double dot = 0;
+    for (int64_t d = 0; d < hd; ++d) dot += static_cast<double>(q[d]) * k[d];
+    scores[static_cast<size_t>(j)] = dot * scale;
+    mx = std::max(mx, scores[static_cast<size_t>(j)]);
+  }
+  double sum = 0;
+  for (auto& s : scores) {
+    s = std::exp(s - mx);
+    sum += s;
+  }
+  for (int64_t d = 0; d < hd; ++d) {
+    double acc = 0;
+    for (int64_t j = 0; j < keys; ++j) acc += scores[static_cast<size_t>(j)] * v_base[j * k_stride + d];
+    out[d] = static_cast<float>(acc / sum);
+  }
+}
+
+void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpContext& ctx) {
+  const int64_t heads = n.attrs.i("heads"), kv_heads = n.attrs.i("kv_heads"), hd = n.attrs.i("head_dim");
+  const double scale = n.attrs.f("scale");
+  const int64_t slot = n.attrs.i("cache_slot", -1);
+  const bool heads_layout = n.attrs.has("layout") && n.attrs.s("layout") == "heads";
+  const int64_t group = heads / kv_heads;
+  out.resize(core::DType::kF32, in[0].shape());
+  if (heads_layout) {  // [heads, T, hd], causal over these T keys
+    const int64_t t_count = in[0].shape()[1];
+    parallel_for(heads * t_count, 1, [&](int64_t begin, int64_t end) {
+      std::vector<double> scores;
+      for (int64_t job = begin; job < end; ++job) {
+        const int64_t h = job / t_count, t = job % t_count, kvh = h / group;
+        attend(in[0].f() + (h * t_count + t) * hd, in[1].f() + kvh * t_count * hd, in[2].f() + kvh * t_count * hd, hd, t + 1,
+               hd, scale, out.f() + (h * t_count + t) * hd, scores);
+      }
+    });
+    return;
+  }
+  const int64_t t_count = in[0].shape()[0], width = kv_heads * hd;
+  const float *k_base = in[1].f(), *v_base = in[2].f();
+  int64_t first_pos = 0;  // position of the first new token within the keys
+  if (slot >= 0) {
+    if (!ctx.kv || slot >= static_cast<int64_t>(ctx.kv->size())) bad(n, "cache slot {} does not exist", slot);
+    KvSlot& kv = (*ctx.kv)[static_cast<size_t>(slot)];
+    if (ctx.n_past + t_count > kv.capacity) {
+      fail(ErrorCode::kOutOfRange, "node '{}': {} cached + {} new tokens exceed the context of {} tokens", n.name,
+           ctx.n_past, t_count, kv.capacity);
+    }
+    std::copy_n(in[1].f(), t_count * width, kv.k.data() + ctx.n_past * width);
+    std::copy_n(in[2].f(), t_count * width, kv.v.data() + ctx.n_past * width);
+    k_base = kv.k.data();
+    v_base = kv.v.data();
+    first_pos = ctx.n_past;
+  }
+  parallel_for(t_count * heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<double> scores;
+    for (int64_t job = begin; job < end; ++job) {
+      const int64_t t = job / heads, h = job % heads, kvh = h / group;
+      attend(in[0].f() + (t * heads + h) * hd, k_base + kvh * hd, v_base + kvh * hd, width, first_pos + t + 1, hd, scale,
+             out.f() + (t * heads + h) * hd, scores);
+    }
+  });
+}
+
+}  // namespace
+
+void run_ref(const Node& n, const std::vector<Operand>& in, Activation& out, OpContext& ctx) {
+  switch (n.op) {
+    case OpType::kGather: return gather(n, in, out);
+    case OpType::kMatMul: return matmul(n, in, out);
+    case OpType::kAdd: return binary(n, in, out, true);
+    case OpType::kMul: return binary(n, in, out, false);
+    case OpType::kNeg:
+    case OpType::kSiLU: {
+      out.resize(core::DType::kF32, in[0].shape());
+      const float* x = in[0].f();
+      for (int64_t i = 0; i < out.numel(); ++i) out.f()[i] = n.op == OpType::kNeg ? -x[i] : silu(x[i]);
+      return;
+    }
+    case OpType::kRMSNorm: return rms_norm(n, in, out);
+    case OpType::kSoftmax: {
+      out.resize(core::DType::kF32, in[0].shape());
+      std::copy_n(in[0].f(), out.numel(), out.f());
+      const int64_t last = in[0].shape().back();
+      softmax_rows(out.f(), out.numel() / std::max<int64_t>(last, 1), last);
+      return;
+    }
+    case OpType::kReshape: return reshape(n, in, out);
+    case OpType::kTranspose: return transpose(n, in, out);
+    case OpType::kConcat: return concat(n, in, out);
+    case OpType::kSlice: return slice(n, in, out);
+    case OpType::kCausalMask: return causal_mask(in, out);
+    case OpType::kFullyConnected: return fully_connected(n, in, out);
+    case OpType::kRoPE: return rope(n, in, out);
+    case OpType::kSDPA: return sdpa(n, in, out, ctx);
+    case OpType::kSwiGLU: {
+      if (in[0].shape() != in[1].shape()) bad(n, "gate {} and up {} differ", shape_to_string(in[0].shape()), shape_to_string(in[1].shape()));
+      out.resize(core::DType::kF32, in[0].shape());
+      for (int64_t i = 0; i < out.numel(); ++i) out.f()[i] = silu(in[0].f()[i]) * in[1].f()[i];
+      return;
+    }
+  }
+  bad(n, "op not implemented by the CPU plugin");
+}
+
+}  // namespace llmrt::cpu

@@ -1,0 +1,40 @@
+// Reference kernels of the CPU plugin: straightforward, f32 with double accumulation where a
+// reduction is long, parallel over independent rows. Each implements the maths of its op in
+// src/core/ops.h. The conformance test checks every one against a float64 oracle.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/graph.h"
+#include "plugins/cpu/activation.h"
+#include "store/tensor.h"
+
+namespace llmrt::cpu {
+
+// The KV cache of one attention layer of one request.
+struct KvSlot {
+  int64_t capacity = 0, width = 0;  // tokens, kv_heads * head_dim
+  std::vector<float> k, v;          // [capacity, width]
+};
+
+struct OpContext {
+  int64_t n_past = 0;                 // tokens already in the request's cache
+  std::vector<KvSlot>* kv = nullptr;  // indexed by cache_slot
+  int64_t max_context = 0;
+};
+
+// An input: an activation, or a weight given as its stored tensor (with a decoded f32 copy
+// for ops that take weights as plain operands).
+struct Operand {
+  const Activation* act = nullptr;
+  const Tensor* weight = nullptr;
+  const Activation* weight_f32 = nullptr;  // decoded weight, when the op needs it
+  const Shape& shape() const { return act ? act->shape : weight->shape; }
+  const float* f() const { return act ? act->f() : weight_f32->f(); }
+};
+
+// Runs `node` on `in`, resizing and filling `out`. Errors name the node.
+void run_ref(const core::Node& node, const std::vector<Operand>& in, Activation& out, OpContext& ctx);
+
+}  // namespace llmrt::cpu

@@ -1,0 +1,563 @@
+// Synthetic decoder models: random weights written as a Hugging Face folder and as a GGUF file.
+//
+// Every tensor is described once, under its Hugging Face name (WeightDesc), and its values are
+// generated from that name alone, so both writers produce the same numbers and a tensor does not
+// depend on which other tensors exist or in which order they are written.
+//
+// Random numbers: std::mt19937_64 seeded with fnv1a64(name) + seed * 0x9E3779B97F4A7C15, and our
+// own Box-Muller transform (std::normal_distribution is not specified portably). The transform
+// uses std::log/cos/sin in double; libms may differ in the last bit of a double, which after
+// rounding to float changes a weight only in rare ties, so weights are the same on every machine
+// for all practical purposes and bit-identical on one machine.
+//
+// RoPE rules (what the two forms encode; the reference forward pass in tests/golden applies them):
+//   inv_freq_i = theta^(-2i/hd), i < hd/2, applied rotate-half: (x_i, x_{i+hd/2}) rotated by pos*inv_freq_i.
+//   llama3:   wavelen_i = 2 pi / inv_freq_i; low_wl = orig / low_freq_factor, high_wl = orig / high_freq_factor;
+//             wavelen < high_wl: unchanged; wavelen > low_wl: inv_freq / factor;
+//             else smooth = (orig / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor),
+//                  inv = (1 - smooth) * inv / factor + smooth * inv.
+//             GGUF stores the divisors f_i = inv_freq_i / scaled_inv_i as rope_freqs.weight.
+//   longrope: inv_freq_i = 1 / (ext_i * theta^(2i/hd)), ext = long_factor when (largest position id of the
+//             forward call + 1) > original_max, else short_factor; cos and sin are multiplied by
+//             attention_factor = sqrt(1 + ln(s) / ln(original_max)), s = max_position_embeddings / original_max
+//             (1 when s <= 1).
+//
+// GGUF conventions follow llama.cpp's convert_hf_to_gguf.py: for the llama architecture (llama,
+// llama3, mistral) attn_q / attn_k rows are permuted per head so that ggml's adjacent-pair RoPE
+// equals the rotate-half RoPE of transformers: new row h*hd + 2i + j = HF row h*hd + j*hd/2 + i.
+// qwen2 and phi3 use rotate-half (NEOX) RoPE in llama.cpp too and are not permuted.
+//
+// Memory: the HF form holds the model once (safetensors::write takes every tensor at once); the
+// GGUF form is streamed, one layer in memory at a time. gguf::Writer would hold every tensor and
+// then a second copy of the whole file, ~10 GB for a 1B model in F32, so the GGUF is written
+// here with the same layout (a test checks it is byte-identical to gguf::Writer's output).
+#include "runtime/synthetic_model.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <numbers>
+#include <random>
+#include <span>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "store/gguf.h"
+#include "store/safetensors.h"
+#include "util/error.h"
+#include "util/half.h"
+#include "util/threads.h"
+
+namespace llmrt {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+enum class Arch { kLlama, kLlama3, kMistral, kQwen2, kPhi3 };
+
+Arch parse_arch(const std::string& name) {
+  if (name == "llama") return Arch::kLlama;
+  if (name == "llama3") return Arch::kLlama3;
+  if (name == "mistral") return Arch::kMistral;
+  if (name == "qwen2") return Arch::kQwen2;
+  if (name == "phi3") return Arch::kPhi3;
+  fail(ErrorCode::kInvalidArgument, "synthetic model: unknown arch '{}' (llama, llama3, mistral, qwen2, phi3)", name);
+}
+
+bool is_llama_arch(Arch a) { return a == Arch::kLlama || a == Arch::kLlama3 || a == Arch::kMistral; }
+
+Arch validate(const SyntheticModelSpec& s) {
+  Arch arch = parse_arch(s.arch);
+  auto require = [&](bool ok, std::string_view what) {
+    if (!ok) fail(ErrorCode::kInvalidArgument, "synthetic model ({}): {}", s.arch, what);
+  };
+  require(s.vocab_size >= 3, "vocab_size must be at least 3 (<unk>, <s>, </s>)");
+  require(s.hidden_size > 0 && s.num_layers > 0 && s.intermediate_size > 0, "sizes must be positive");
+  require(s.num_heads > 0 && s.num_kv_heads > 0 && s.num_heads % s.num_kv_heads == 0,
+          "num_heads must be a positive multiple of num_kv_heads");
+  require(s.head_dim > 0 && s.head_dim % 2 == 0, "head_dim must be positive and even");
+  require(s.max_position_embeddings > 0, "max_position_embeddings must be positive");
+  require(std::isfinite(s.init_std) && s.init_std >= 0, "init_std must be finite and not negative");
+  require(s.rope_theta > 0 && s.rms_norm_eps >= 0, "rope_theta must be positive and rms_norm_eps not negative");
+  require(s.hf_dtype == StoredType::kF32 || s.hf_dtype == StoredType::kF16 || s.hf_dtype == StoredType::kBF16,
+          "hf_dtype must be f32, f16 or bf16");
+  require(s.shards >= 1 && s.shards <= s.num_layers + 2, "shards must be in [1, num_layers + 2]");
+  if (arch == Arch::kLlama3 || arch == Arch::kPhi3) {
+    require(s.original_max_position_embeddings > 0, "original_max_position_embeddings must be positive");
+  }
+  if (arch == Arch::kLlama3) {
+    require(s.rope_factor > 0 && s.low_freq_factor > 0 && s.high_freq_factor > s.low_freq_factor,
+            "llama3 scaling needs factor > 0 and high_freq_factor > low_freq_factor > 0");
+  }
+  if (arch == Arch::kPhi3) {
+    // transformers' Phi3Config and llama.cpp's converter both derive the rotary size from
+    // hidden_size / num_heads, so a Phi-3 file with another head_dim would not load there.
+    require(s.hidden_size == s.num_heads * s.head_dim, "phi3 needs hidden_size == num_heads * head_dim");
+  }
+  return arch;
+}
+
+// ---- random numbers -------------------------------------------------------------------------
+
+uint64_t fnv1a64(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+// One independent stream per tensor name. The seed is multiplied by the golden-ratio constant
+// so that seeds 1 and 2 do not give streams that a nearby name hash could also give.
+class RandomStream {
+ public:
+  RandomStream(uint32_t seed, std::string_view name) : rng_(fnv1a64(name) + uint64_t{seed} * 0x9E3779B97F4A7C15ull) {}
+
+  double uniform() { return static_cast<double>(rng_() >> 11) * 0x1p-53; }  // [0, 1)
+
+  // Box-Muller: two uniforms give two independent N(0, 1) values.
+  double normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    double u1 = static_cast<double>((rng_() >> 11) + 1) * 0x1p-53;  // (0, 1]: log is finite
+    double u2 = uniform();
+    double r = std::sqrt(-2.0 * std::log(u1));
+    double angle = 2.0 * std::numbers::pi * u2;
+    spare_ = r * std::sin(angle);
+    has_spare_ = true;
+    return r * std::cos(angle);
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  bool has_spare_ = false;
+  double spare_ = 0;
+};
+
+// ---- the tensors --------------------------------------------------------------------------
+
+enum class Init { kLinear, kNorm, kBias };
+
+struct WeightDesc {
+  std::string hf_name, gguf_name;
+  Shape shape;  // [out_features, in_features] for matrices, as HF; the GGUF writer reverses it
+  Init init;
+  int64_t permute_heads = 0;  // > 0: GGUF rows are permuted for adjacent-pair RoPE over this many heads
+};
+
+// The model as units that stay together in one shard: the embedding, each layer, the head.
+std::vector<std::vector<WeightDesc>> describe(const SyntheticModelSpec& s, Arch arch) {
+  const int64_t hidden = s.hidden_size, hd = s.head_dim, ffn = s.intermediate_size;
+  const int64_t q_rows = s.num_heads * hd, kv_rows = s.num_kv_heads * hd;
+  const bool permute = is_llama_arch(arch);
+  std::vector<std::vector<WeightDesc>> units;
+  units.push_back({{"model.embed_tokens.weight", "token_embd.weight", {s.vocab_size, hidden}, Init::kLinear}});
+  for (int64_t l = 0; l < s.num_layers; ++l) {
+    const std::string hf = "model.layers." + std::to_string(l) + ".";
+    const std::string gg = "blk." + std::to_string(l) + ".";
+    std::vector<WeightDesc> u;
+    u.push_back({hf + "input_layernorm.weight", gg + "attn_norm.weight", {hidden}, Init::kNorm});
+    if (arch == Arch::kPhi3) {
+      u.push_back({hf + "self_attn.qkv_proj.weight", gg + "attn_qkv.weight", {q_rows + 2 * kv_rows, hidden}, Init::kLinear});
+    } else {
+      u.push_back({hf + "self_attn.q_proj.weight", gg + "attn_q.weight", {q_rows, hidden}, Init::kLinear,
+                   permute ? s.num_heads : 0});
+      u.push_back({hf + "self_attn.k_proj.weight", gg + "attn_k.weight", {kv_rows, hidden}, Init::kLinear,
+                   permute ? s.num_kv_heads : 0});
+      u.push_back({hf + "self_attn.v_proj.weight", gg + "attn_v.weight", {kv_rows, hidden}, Init::kLinear});
+      if (arch == Arch::kQwen2) {
+        u.push_back({hf + "self_attn.q_proj.bias", gg + "attn_q.bias", {q_rows}, Init::kBias});
+        u.push_back({hf + "self_attn.k_proj.bias", gg + "attn_k.bias", {kv_rows}, Init::kBias});
+        u.push_back({hf + "self_attn.v_proj.bias", gg + "attn_v.bias", {kv_rows}, Init::kBias});
+      }
+    }
+    u.push_back({hf + "self_attn.o_proj.weight", gg + "attn_output.weight", {hidden, q_rows}, Init::kLinear});
+    u.push_back({hf + "post_attention_layernorm.weight", gg + "ffn_norm.weight", {hidden}, Init::kNorm});
+    if (arch == Arch::kPhi3) {
+      // llama.cpp keeps Phi-3's fused gate_up as ffn_up (gate rows first) and has no ffn_gate.
+      u.push_back({hf + "mlp.gate_up_proj.weight", gg + "ffn_up.weight", {2 * ffn, hidden}, Init::kLinear});
+    } else {
+      u.push_back({hf + "mlp.gate_proj.weight", gg + "ffn_gate.weight", {ffn, hidden}, Init::kLinear});
+      u.push_back({hf + "mlp.up_proj.weight", gg + "ffn_up.weight", {ffn, hidden}, Init::kLinear});
+    }
+    u.push_back({hf + "mlp.down_proj.weight", gg + "ffn_down.weight", {hidden, ffn}, Init::kLinear});
+    units.push_back(std::move(u));
+  }
+  std::vector<WeightDesc> head{{"model.norm.weight", "output_norm.weight", {hidden}, Init::kNorm}};
+  if (!s.tie_word_embeddings) head.push_back({"lm_head.weight", "output.weight", {s.vocab_size, hidden}, Init::kLinear});
+  units.push_back(std::move(head));
+  return units;
+}
+
+float round_to(StoredType type, float v) {
+  switch (type) {
+    case StoredType::kF16: return f16_to_f32(f32_to_f16(v));
+    case StoredType::kBF16: return bf16_to_f32(f32_to_bf16(v));
+    default: return v;
+  }
+}
+
+// The tensor's values in HF layout, already rounded to the HF dtype.
+std::vector<float> generate(const SyntheticModelSpec& s, const WeightDesc& d) {
+  RandomStream rng(s.seed, d.hf_name);
+  std::vector<float> values(static_cast<size_t>(checked_numel(d.shape, d.hf_name)));
+  for (float& v : values) {
+    double x = 0;
+    switch (d.init) {
+      case Init::kLinear: x = rng.normal() * static_cast<double>(s.init_std); break;
+      case Init::kNorm: x = 1.0 + 0.1 * rng.normal(); break;
+      case Init::kBias: x = 0.05 * rng.normal(); break;
+    }
+    v = round_to(s.hf_dtype, static_cast<float>(x));
+  }
+  return values;
+}
+
+// llama.cpp's permute(): within each head, row 2i + j takes HF row j*hd/2 + i.
+std::vector<float> permute_for_adjacent_pairs(const std::vector<float>& src, const Shape& shape, int64_t heads) {
+  const int64_t rows = shape[0], cols = shape.size() > 1 ? shape[1] : 1;
+  const int64_t hd = rows / heads, half = hd / 2;
+  std::vector<float> dst(src.size());
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t i = 0; i < half; ++i) {
+      for (int64_t j = 0; j < 2; ++j) {
+        const float* from = src.data() + (h * hd + j * half + i) * cols;
+        std::memcpy(dst.data() + (h * hd + 2 * i + j) * cols, from, static_cast<size_t>(cols) * sizeof(float));
+      }
+    }
+  }
+  return dst;
+}
+
+// Phi-3 longrope factors, rounded to float so the JSON and the F32 GGUF tensors hold the same numbers.
+std::vector<float> longrope_factors(const SyntheticModelSpec& s, bool long_factors) {
+  RandomStream rng(s.seed, long_factors ? "rope_scaling.long_factor" : "rope_scaling.short_factor");
+  std::vector<float> f(static_cast<size_t>(s.head_dim / 2));
+  for (float& v : f) v = static_cast<float>(long_factors ? 1.0 + 3.0 * rng.uniform() : 1.0 + 0.5 * rng.uniform());
+  return f;
+}
+
+double longrope_attention_factor(const SyntheticModelSpec& s) {
+  double scale = static_cast<double>(s.max_position_embeddings) / static_cast<double>(s.original_max_position_embeddings);
+  if (scale <= 1.0) return 1.0;
+  return std::sqrt(1.0 + std::log(scale) / std::log(static_cast<double>(s.original_max_position_embeddings)));
+}
+
+// llama3 rule as divisors of the unscaled inv_freq (llama.cpp's rope_freqs.weight).
+std::vector<float> llama3_rope_divisors(const SyntheticModelSpec& s) {
+  const double orig = static_cast<double>(s.original_max_position_embeddings);
+  const double low_wavelen = orig / s.low_freq_factor, high_wavelen = orig / s.high_freq_factor;
+  std::vector<float> f(static_cast<size_t>(s.head_dim / 2));
+  for (size_t i = 0; i < f.size(); ++i) {
+    double inv_freq = std::pow(s.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(s.head_dim));
+    double wavelen = 2.0 * std::numbers::pi / inv_freq;
+    double divisor;
+    if (wavelen < high_wavelen) {
+      divisor = 1.0;
+    } else if (wavelen > low_wavelen) {
+      divisor = s.rope_factor;
+    } else {
+      double smooth = (orig / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+      divisor = 1.0 / ((1.0 - smooth) / s.rope_factor + smooth);
+    }
+    f[i] = static_cast<float>(divisor);
+  }
+  return f;
+}
+
+// ---- Hugging Face form -----------------------------------------------------------------------
+
+std::string torch_dtype(StoredType t) {
+  return t == StoredType::kF16 ? "float16" : t == StoredType::kBF16 ? "bfloat16" : "float32";
+}
+
+ordered_json hf_config(const SyntheticModelSpec& s, Arch arch) {
+  static constexpr const char* kClasses[] = {"LlamaForCausalLM", "LlamaForCausalLM", "MistralForCausalLM",
+                                             "Qwen2ForCausalLM", "Phi3ForCausalLM"};
+  static constexpr const char* kModelTypes[] = {"llama", "llama", "mistral", "qwen2", "phi3"};
+  const auto a = static_cast<size_t>(arch);
+  ordered_json c;
+  c["architectures"] = ordered_json::array({kClasses[a]});
+  c["model_type"] = kModelTypes[a];
+  c["hidden_size"] = s.hidden_size;
+  c["intermediate_size"] = s.intermediate_size;
+  c["num_hidden_layers"] = s.num_layers;
+  c["num_attention_heads"] = s.num_heads;
+  c["num_key_value_heads"] = s.num_kv_heads;
+  c["head_dim"] = s.head_dim;
+  c["rms_norm_eps"] = s.rms_norm_eps;
+  c["rope_theta"] = s.rope_theta;
+  c["max_position_embeddings"] = s.max_position_embeddings;
+  c["vocab_size"] = s.vocab_size;
+  c["tie_word_embeddings"] = s.tie_word_embeddings;
+  c["bos_token_id"] = 1;
+  c["eos_token_id"] = 2;
+  c["torch_dtype"] = torch_dtype(s.hf_dtype);
+  c["hidden_act"] = "silu";
+  switch (arch) {
+    case Arch::kLlama:
+      c["rope_scaling"] = nullptr;
+      c["attention_bias"] = false;
+      break;
+    case Arch::kLlama3:
+      c["rope_scaling"] = {{"rope_type", "llama3"},
+                           {"factor", s.rope_factor},
+                           {"low_freq_factor", s.low_freq_factor},
+                           {"high_freq_factor", s.high_freq_factor},
+                           {"original_max_position_embeddings", s.original_max_position_embeddings}};
+      c["attention_bias"] = false;
+      break;
+    case Arch::kMistral:
+      c["sliding_window"] = nullptr;
+      break;
+    case Arch::kQwen2:
+      c["use_sliding_window"] = false;
+      break;
+    case Arch::kPhi3: {
+      std::vector<float> long_f = longrope_factors(s, true), short_f = longrope_factors(s, false);
+      c["rope_scaling"] = {{"type", "longrope"},
+                           {"long_factor", std::vector<double>(long_f.begin(), long_f.end())},
+                           {"short_factor", std::vector<double>(short_f.begin(), short_f.end())}};
+      c["original_max_position_embeddings"] = s.original_max_position_embeddings;
+      break;
+    }
+  }
+  return c;
+}
+
+// A generated tensor's bytes in the HF dtype.
+struct HfBuffer {
+  std::vector<float> f32;
+  std::vector<uint16_t> half;
+  std::span<const std::byte> bytes() const {
+    return f32.empty() ? std::as_bytes(std::span(half)) : std::as_bytes(std::span(f32));
+  }
+};
+
+HfBuffer hf_bytes(const SyntheticModelSpec& s, const WeightDesc& d) {
+  HfBuffer b;
+  std::vector<float> v = generate(s, d);
+  if (s.hf_dtype == StoredType::kF32) {
+    b.f32 = std::move(v);
+  } else {
+    b.half.resize(v.size());
+    for (size_t i = 0; i < v.size(); ++i) b.half[i] = s.hf_dtype == StoredType::kF16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
+  }
+  return b;
+}
+
+// ---- GGUF form ---------------------------------------------------------------------------
+
+// Serializes the parts of a GGUF file before the data section (docs/formats.md), as gguf::Writer does.
+class GgufHeader {
+ public:
+  std::vector<std::byte> buf;
+
+  template <class T>
+  void put(T v) {
+    auto p = reinterpret_cast<const std::byte*>(&v);
+    buf.insert(buf.end(), p, p + sizeof v);
+  }
+  void put_string(std::string_view s) {
+    put<uint64_t>(s.size());
+    auto p = reinterpret_cast<const std::byte*>(s.data());
+    buf.insert(buf.end(), p, p + s.size());
+  }
+  void put_array(const gguf::Array& a) {
+    put<uint32_t>(static_cast<uint32_t>(a.element_type));
+    put<uint64_t>(a.count);
+    if (a.element_type == gguf::ValueType::kString) {
+      for (const auto& s : a.strings) put_string(s);
+    } else if (a.element_type == gguf::ValueType::kArray) {
+      for (const auto& sub : a.arrays) put_array(sub);
+    } else {
+      buf.insert(buf.end(), a.packed.begin(), a.packed.end());
+    }
+  }
+  void put_value(const gguf::Value& value) {
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            put_string(v);
+          } else if constexpr (std::is_same_v<T, std::shared_ptr<gguf::Array>>) {
+            put_array(*v);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            put<uint8_t>(v ? 1 : 0);
+          } else {
+            put(v);
+          }
+        },
+        value.v);
+  }
+  void pad_to(uint64_t alignment) {
+    while (buf.size() % alignment) buf.push_back(std::byte{0});
+  }
+};
+
+constexpr uint64_t kGgufAlignment = 32;
+
+uint64_t align_up(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
+
+struct GgufMetadata {
+  std::vector<std::pair<std::string, gguf::Value>> entries;
+  void add(std::string key, gguf::Value v) { entries.emplace_back(std::move(key), std::move(v)); }
+  void add_u32(std::string key, int64_t v) { add(std::move(key), gguf::Value{static_cast<uint32_t>(v)}); }
+  void add_f32(std::string key, double v) { add(std::move(key), gguf::Value{static_cast<float>(v)}); }
+};
+
+GgufMetadata gguf_metadata(const SyntheticModelSpec& s, Arch arch, const std::string& name) {
+  GgufMetadata m;
+  m.add("general.architecture", gguf::string_value(name));
+  m.add("general.name", gguf::string_value("synthetic-" + s.arch));
+  m.add_u32("general.file_type", 0);  // ALL_F32
+  m.add_u32(name + ".context_length", s.max_position_embeddings);
+  m.add_u32(name + ".embedding_length", s.hidden_size);
+  m.add_u32(name + ".block_count", s.num_layers);
+  m.add_u32(name + ".feed_forward_length", s.intermediate_size);
+  m.add_u32(name + ".attention.head_count", s.num_heads);
+  m.add_u32(name + ".attention.head_count_kv", s.num_kv_heads);
+  m.add_f32(name + ".attention.layer_norm_rms_epsilon", s.rms_norm_eps);
+  m.add_f32(name + ".rope.freq_base", s.rope_theta);
+  m.add_u32(name + ".rope.dimension_count", s.head_dim);
+  m.add_u32(name + ".attention.key_length", s.head_dim);
+  m.add_u32(name + ".attention.value_length", s.head_dim);
+  m.add_u32(name + ".vocab_size", s.vocab_size);
+  if (arch == Arch::kPhi3) {
+    m.add_u32(name + ".rope.scaling.original_context_length", s.original_max_position_embeddings);
+    m.add_f32(name + ".rope.scaling.attn_factor", longrope_attention_factor(s));
+    m.add_u32(name + ".attention.sliding_window", 0);  // llama.cpp's converter writes 0 for "none"
+  }
+  // A minimal SentencePiece-style vocabulary so the file looks like a converted model.
+  std::vector<std::string> tokens{"<unk>", "<s>", "</s>"};
+  std::vector<float> scores{0.0f, 0.0f, 0.0f};
+  std::vector<int32_t> types{2, 3, 3};  // UNKNOWN, CONTROL, CONTROL
+  for (int64_t i = 3; i < s.vocab_size; ++i) {
+    tokens.push_back(fmt::format("t{}", i));
+    scores.push_back(-static_cast<float>(i));
+    types.push_back(1);  // NORMAL
+  }
+  m.add("tokenizer.ggml.model", gguf::string_value("llama"));
+  m.add("tokenizer.ggml.tokens", gguf::string_array(tokens));
+  m.add("tokenizer.ggml.scores", gguf::number_array(gguf::ValueType::kF32, scores));
+  m.add("tokenizer.ggml.token_type", gguf::number_array(gguf::ValueType::kI32, types));
+  m.add_u32("tokenizer.ggml.bos_token_id", 1);
+  m.add_u32("tokenizer.ggml.eos_token_id", 2);
+  m.add_u32("tokenizer.ggml.unknown_token_id", 0);
+  return m;
+}
+
+std::span<const std::byte> f32_bytes(const std::vector<float>& v) { return std::as_bytes(std::span(v)); }
+
+}  // namespace
+
+void write_synthetic_hf(const SyntheticModelSpec& spec, const fs::path& dir) {
+  const Arch arch = validate(spec);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail(ErrorCode::kIo, "cannot create '{}': {}", dir.string(), ec.message());
+  {
+    std::ofstream out(dir / "config.json", std::ios::trunc);
+    out << hf_config(spec, arch).dump(2) << "\n";
+    if (!out.flush()) fail(ErrorCode::kIo, "cannot write '{}'", (dir / "config.json").string());
+  }
+
+  const std::vector<std::vector<WeightDesc>> units = describe(spec, arch);
+  std::vector<const WeightDesc*> all;
+  std::vector<size_t> shard_of;
+  for (size_t u = 0; u < units.size(); ++u) {
+    for (const WeightDesc& d : units[u]) {
+      all.push_back(&d);
+      shard_of.push_back(u * static_cast<size_t>(spec.shards) / units.size());
+    }
+  }
+  // Tensors are independent streams, so generating them in parallel gives the same bytes.
+  std::vector<HfBuffer> buffers(all.size());
+  parallel_for(static_cast<int64_t>(all.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) buffers[static_cast<size_t>(i)] = hf_bytes(spec, *all[static_cast<size_t>(i)]);
+  });
+
+  std::vector<std::vector<safetensors::WriteTensor>> shards(static_cast<size_t>(spec.shards));
+  for (size_t i = 0; i < all.size(); ++i) {
+    shards[shard_of[i]].push_back({all[i]->hf_name, spec.hf_dtype, all[i]->shape, buffers[i].bytes()});
+  }
+  if (spec.shards == 1) {
+    safetensors::write(dir / "model.safetensors", shards[0], {{"format", "pt"}});
+  } else {
+    safetensors::write_sharded(dir, shards);
+  }
+}
+
+void write_synthetic_gguf(const SyntheticModelSpec& spec, const fs::path& file) {
+  const Arch arch = validate(spec);
+  const std::string arch_name = is_llama_arch(arch) ? "llama" : arch == Arch::kQwen2 ? "qwen2" : "phi3";
+  const GgufMetadata metadata = gguf_metadata(spec, arch, arch_name);
+
+  // Small tensors computed up front (RoPE tables), then the weights, one unit at a time.
+  std::vector<std::pair<std::string, std::vector<float>>> extra;
+  if (arch == Arch::kLlama3) extra.emplace_back("rope_freqs.weight", llama3_rope_divisors(spec));
+  if (arch == Arch::kPhi3) {
+    extra.emplace_back("rope_factors_long.weight", longrope_factors(spec, true));
+    extra.emplace_back("rope_factors_short.weight", longrope_factors(spec, false));
+  }
+  const std::vector<std::vector<WeightDesc>> units = describe(spec, arch);
+
+  GgufHeader h;
+  h.put<uint32_t>(0x46554747u);  // "GGUF"
+  h.put<uint32_t>(3);
+  uint64_t n_tensors = extra.size();
+  for (const auto& u : units) n_tensors += u.size();
+  h.put<uint64_t>(n_tensors);
+  h.put<uint64_t>(metadata.entries.size());
+  for (const auto& [key, value] : metadata.entries) {
+    h.put_string(key);
+    h.put<uint32_t>(static_cast<uint32_t>(value.type()));
+    h.put_value(value);
+  }
+  uint64_t offset = 0;
+  auto put_info = [&](const std::string& name, const Shape& shape) {
+    h.put_string(name);
+    h.put<uint32_t>(static_cast<uint32_t>(shape.size()));
+    for (auto it = shape.rbegin(); it != shape.rend(); ++it) h.put<uint64_t>(static_cast<uint64_t>(*it));
+    h.put<uint32_t>(static_cast<uint32_t>(ggml::Type::kF32));
+    h.put<uint64_t>(offset);
+    offset = align_up(offset + static_cast<uint64_t>(checked_numel(shape, name)) * sizeof(float), kGgufAlignment);
+  };
+  for (const auto& [name, values] : extra) put_info(name, {static_cast<int64_t>(values.size())});
+  for (const auto& u : units) {
+    for (const WeightDesc& d : u) put_info(d.gguf_name, d.shape);
+  }
+  h.pad_to(kGgufAlignment);
+
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) fail(ErrorCode::kIo, "cannot create '{}'", file.string());
+  auto write = [&](std::span<const std::byte> bytes) {
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    static constexpr std::byte kZeros[kGgufAlignment] = {};
+    size_t pad = static_cast<size_t>(align_up(bytes.size(), kGgufAlignment) - bytes.size());
+    out.write(reinterpret_cast<const char*>(kZeros), static_cast<std::streamsize>(pad));
+  };
+  out.write(reinterpret_cast<const char*>(h.buf.data()), static_cast<std::streamsize>(h.buf.size()));
+  for (const auto& [name, values] : extra) write(f32_bytes(values));
+  for (const auto& u : units) {
+    std::vector<std::vector<float>> values(u.size());
+    parallel_for(static_cast<int64_t>(u.size()), 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const WeightDesc& d = u[static_cast<size_t>(i)];
+        std::vector<float> v = generate(spec, d);
+        values[static_cast<size_t>(i)] = d.permute_heads ? permute_for_adjacent_pairs(v, d.shape, d.permute_heads) : std::move(v);
+      }
+    });
+    for (const auto& v : values) write(f32_bytes(v));
+  }
+  if (!out.flush()) fail(ErrorCode::kIo, "cannot write '{}'", file.string());
+}
+
+}  // namespace llmrt
