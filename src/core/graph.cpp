@@ -314,6 +314,7 @@ Graph Graph::deserialize(std::string_view text) {
     fail(ErrorCode::kBadFormat, "graph JSON does not parse: {}", e.what());
   }
   try {
+    if (!g.is_object()) fail(ErrorCode::kBadFormat, "graph JSON is not an object with \"format\": \"llmrt-graph\"");
     if (g.value("format", "") != "llmrt-graph") fail(ErrorCode::kBadFormat, "graph JSON: \"format\" is not \"llmrt-graph\"");
     if (g.value("version", 0) != 1) fail(ErrorCode::kVersionMismatch, "graph JSON: version {} is not 1", g.value("version", 0));
     Graph out;

@@ -7,6 +7,7 @@
 
 #include "llmrt/plugin/plugin.hpp"
 #include "llmrt/runtime.hpp"
+#include "runtime/abi_weights.h"
 #include "runtime/model_builder.h"
 #include "runtime/partition.h"
 #include "runtime/plugin_loader.h"
@@ -155,44 +156,6 @@ Model Core::read_model(const std::filesystem::path& path) const {
   return m;
 }
 
-namespace {
-
-struct WeightTable {
-  std::vector<llmrt_weight> weights;
-  std::vector<std::string> strings;  // names and type names the entries point at
-};
-
-WeightTable weight_table(const core::Graph& g, const LoadedModel& model) {
-  WeightTable t;
-  std::vector<const Tensor*> tensors;
-  for (const core::Value& v : g.values()) {
-    if (v.kind == core::ValueKind::kWeight) tensors.push_back(&model.weight(v.name));
-  }
-  t.strings.reserve(tensors.size() * 3);  // no reallocation: entries point into it
-  for (const Tensor* w : tensors) {
-    llmrt_weight e{};
-    t.strings.push_back(w->name);
-    e.name = t.strings.back().c_str();
-    t.strings.push_back(std::string(to_string(w->type)));
-    e.stored_type = t.strings.back().c_str();
-    t.strings.push_back(std::string(to_string(w->scale_type)));
-    e.scale_type = t.strings.back().c_str();
-    e.rank = static_cast<uint32_t>(w->shape.size());
-    std::copy(w->shape.begin(), w->shape.end(), e.shape);
-    e.group_size = w->group_size;
-    e.data = w->data.data();
-    e.data_bytes = w->data.size();
-    e.scales = w->scales.data();
-    e.scales_bytes = w->scales.size();
-    e.zero_points = w->zero_points.data();
-    e.zero_points_bytes = w->zero_points.size();
-    t.weights.push_back(e);
-  }
-  return t;
-}
-
-}  // namespace
-
 CompiledModel Core::compile(const Model& model, std::string_view device_name, const CompileOptions& options) const {
   const Device& target = impl_->resolve(device_name);
   const ModelConfig& cfg = model.impl_->loaded->config;
@@ -235,11 +198,11 @@ CompiledModel Core::compile(const Model& model, std::string_view device_name, co
     auto part = std::make_unique<CompiledModel::Impl::Part>();
     part->device = devices[static_cast<size_t>(seg.device)];
     const std::string json = seg.graph.serialize();
-    WeightTable weights = weight_table(seg.graph, *impl->model);
+    AbiWeights weights = abi_weights(seg.graph, [&](std::string_view name) -> const Tensor& { return impl->model->weight(name); });
     llmrt_error err{};
     const llmrt_plugin_api& api = part->device->plugin->api();
-    plugin::check(api.compile(part->device->plugin->state(), part->device->index, json.c_str(), weights.weights.data(),
-                              static_cast<uint32_t>(weights.weights.size()), &copts, &part->compiled, &err),
+    plugin::check(api.compile(part->device->plugin->state(), part->device->index, json.c_str(), weights.entries.data(),
+                              static_cast<uint32_t>(weights.entries.size()), &copts, &part->compiled, &err),
                   err, fmt::format("compiling '{}' for {}", cfg.source, part->device->info.name));
     part->segment = std::move(seg);
     impl->parts.push_back(std::move(part));

@@ -28,7 +28,7 @@
 // qwen2 and phi3 use rotate-half (NEOX) RoPE in llama.cpp too and are not permuted.
 //
 // Memory: the HF form holds the model once (safetensors::write takes every tensor at once); the
-// GGUF form is streamed, one layer in memory at a time. gguf::Writer would hold every tensor and
+// GGUF form is streamed, one tensor in memory at a time. gguf::Writer would hold every tensor and
 // then a second copy of the whole file, ~10 GB for a 1B model in F32, so the GGUF is written
 // here with the same layout (a test checks it is byte-identical to gguf::Writer's output).
 #include "runtime/synthetic_model.h"
@@ -120,25 +120,19 @@ class RandomStream {
 
   double uniform() { return static_cast<double>(rng_() >> 11) * 0x1p-53; }  // [0, 1)
 
-  // Box-Muller: two uniforms give two independent N(0, 1) values.
-  double normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    double u1 = static_cast<double>((rng_() >> 11) + 1) * 0x1p-53;  // (0, 1]: log is finite
-    double u2 = uniform();
-    double r = std::sqrt(-2.0 * std::log(u1));
-    double angle = 2.0 * std::numbers::pi * u2;
-    spare_ = r * std::sin(angle);
-    has_spare_ = true;
-    return r * std::cos(angle);
+  // Box-Muller: two draws give two independent N(0, 1) values, elements 2p and 2p + 1.
+  std::pair<double, double> normal_pair() {
+    const double u1 = static_cast<double>((rng_() >> 11) + 1) * 0x1p-53;  // (0, 1]: log is finite
+    const double u2 = uniform();
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * std::numbers::pi * u2;
+    return {r * std::cos(angle), r * std::sin(angle)};
   }
+  // Every pair takes exactly two draws, so pair p can be reached without computing the ones before.
+  void skip_pairs(int64_t pairs) { rng_.discard(2 * static_cast<unsigned long long>(pairs)); }
 
  private:
   std::mt19937_64 rng_;
-  bool has_spare_ = false;
-  double spare_ = 0;
 };
 
 // ---- the tensors --------------------------------------------------------------------------
@@ -204,19 +198,23 @@ float round_to(StoredType type, float v) {
   }
 }
 
-// The tensor's values in HF layout, already rounded to the HF dtype.
+// The tensor's values in HF layout, already rounded to the HF dtype: offset + scale * N(0, 1).
+// Threads take chunks of pairs and skip ahead in the tensor's stream, so the values do not
+// depend on the thread count (and a 262M-value embedding does not run on one core).
 std::vector<float> generate(const SyntheticModelSpec& s, const WeightDesc& d) {
-  RandomStream rng(s.seed, d.hf_name);
-  std::vector<float> values(static_cast<size_t>(checked_numel(d.shape, d.hf_name)));
-  for (float& v : values) {
-    double x = 0;
-    switch (d.init) {
-      case Init::kLinear: x = rng.normal() * static_cast<double>(s.init_std); break;
-      case Init::kNorm: x = 1.0 + 0.1 * rng.normal(); break;
-      case Init::kBias: x = 0.05 * rng.normal(); break;
+  const int64_t n = checked_numel(d.shape, d.hf_name);
+  const double offset = d.init == Init::kNorm ? 1.0 : 0.0;
+  const double scale = d.init == Init::kLinear ? static_cast<double>(s.init_std) : d.init == Init::kNorm ? 0.1 : 0.05;
+  std::vector<float> values(static_cast<size_t>(n));
+  parallel_for((n + 1) / 2, int64_t{1} << 16, [&](int64_t begin, int64_t end) {
+    RandomStream rng(s.seed, d.hf_name);
+    rng.skip_pairs(begin);
+    for (int64_t p = begin; p < end; ++p) {
+      const auto [z0, z1] = rng.normal_pair();
+      values[static_cast<size_t>(2 * p)] = round_to(s.hf_dtype, static_cast<float>(offset + scale * z0));
+      if (2 * p + 1 < n) values[static_cast<size_t>(2 * p + 1)] = round_to(s.hf_dtype, static_cast<float>(offset + scale * z1));
     }
-    v = round_to(s.hf_dtype, static_cast<float>(x));
-  }
+  });
   return values;
 }
 
@@ -348,7 +346,10 @@ HfBuffer hf_bytes(const SyntheticModelSpec& s, const WeightDesc& d) {
     b.f32 = std::move(v);
   } else {
     b.half.resize(v.size());
-    for (size_t i = 0; i < v.size(); ++i) b.half[i] = s.hf_dtype == StoredType::kF16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
+    const bool f16 = s.hf_dtype == StoredType::kF16;
+    parallel_for(static_cast<int64_t>(v.size()), int64_t{1} << 16, [&](int64_t begin, int64_t end) {
+      for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) b.half[i] = f16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
+    });
   }
   return b;
 }
@@ -478,11 +479,8 @@ void write_synthetic_hf(const SyntheticModelSpec& spec, const fs::path& dir) {
       shard_of.push_back(u * static_cast<size_t>(spec.shards) / units.size());
     }
   }
-  // Tensors are independent streams, so generating them in parallel gives the same bytes.
   std::vector<HfBuffer> buffers(all.size());
-  parallel_for(static_cast<int64_t>(all.size()), 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) buffers[static_cast<size_t>(i)] = hf_bytes(spec, *all[static_cast<size_t>(i)]);
-  });
+  for (size_t i = 0; i < all.size(); ++i) buffers[i] = hf_bytes(spec, *all[i]);
 
   std::vector<std::vector<safetensors::WriteTensor>> shards(static_cast<size_t>(spec.shards));
   for (size_t i = 0; i < all.size(); ++i) {
@@ -500,7 +498,7 @@ void write_synthetic_gguf(const SyntheticModelSpec& spec, const fs::path& file) 
   const std::string arch_name = is_llama_arch(arch) ? "llama" : arch == Arch::kQwen2 ? "qwen2" : "phi3";
   const GgufMetadata metadata = gguf_metadata(spec, arch, arch_name);
 
-  // Small tensors computed up front (RoPE tables), then the weights, one unit at a time.
+  // Small tensors computed up front (RoPE tables), then the weights, one tensor at a time.
   std::vector<std::pair<std::string, std::vector<float>>> extra;
   if (arch == Arch::kLlama3) extra.emplace_back("rope_freqs.weight", llama3_rope_divisors(spec));
   if (arch == Arch::kPhi3) {
@@ -547,15 +545,10 @@ void write_synthetic_gguf(const SyntheticModelSpec& spec, const fs::path& file) 
   out.write(reinterpret_cast<const char*>(h.buf.data()), static_cast<std::streamsize>(h.buf.size()));
   for (const auto& [name, values] : extra) write(f32_bytes(values));
   for (const auto& u : units) {
-    std::vector<std::vector<float>> values(u.size());
-    parallel_for(static_cast<int64_t>(u.size()), 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const WeightDesc& d = u[static_cast<size_t>(i)];
-        std::vector<float> v = generate(spec, d);
-        values[static_cast<size_t>(i)] = d.permute_heads ? permute_for_adjacent_pairs(v, d.shape, d.permute_heads) : std::move(v);
-      }
-    });
-    for (const auto& v : values) write(f32_bytes(v));
+    for (const WeightDesc& d : u) {
+      std::vector<float> v = generate(spec, d);
+      write(f32_bytes(d.permute_heads ? permute_for_adjacent_pairs(v, d.shape, d.permute_heads) : v));
+    }
   }
   if (!out.flush()) fail(ErrorCode::kIo, "cannot write '{}'", file.string());
 }
