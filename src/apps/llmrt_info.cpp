@@ -1,8 +1,8 @@
 // llmrt-info: what this machine offers libllmrt, and a quick self-check of the run-time
 // selected CPU kernels. Exits 0 when every check passes, 1 otherwise.
 //
-// Device plugins (CPU execution, GPU via OpenCL, NPU via Level Zero) are not built yet: they
-// come with the plugin ABI. Until then this lists the CPU's capabilities only, and says so.
+// Devices come from the plugins found at start (LLMRT_PLUGIN_PATH overrides where it looks);
+// plugins that failed to load are listed with the reason.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/cpu/convert.h"
+#include "llmrt/runtime.hpp"
 #include "llmrt/version.h"
 #include "util/cpu_features.h"
 #include "util/half.h"
@@ -86,13 +87,20 @@ int main() {
              llmrt::to_string(llmrt::cpu_isa()));
   fmt::print("threads  {} (OpenMP; LLMRT_NUM_THREADS sets it)\n\n", llmrt::num_threads());
 
+  llmrt::Core core;
   fmt::print("devices\n");
-  fmt::print("  CPU      host processor (kernels above)\n");
-  fmt::print("  plugins  none loaded: the device-plugin ABI (CPU/GPU/NPU plugins) is not built yet\n\n");
+  for (const llmrt::DeviceInfo& d : core.devices()) {
+    fmt::print("  {:<8} {} ({}), {} compute units, {:.1f} GiB, plugin '{}' from {}\n           {}\n", d.name, d.full_name,
+               d.vendor, d.compute_units, static_cast<double>(d.memory_bytes) / (1u << 30), d.plugin, d.plugin_path,
+               d.properties_json);
+  }
+  if (core.devices().empty()) fmt::print("  none: no device plugin was found (set LLMRT_PLUGIN_PATH)\n");
+  for (const std::string& s : core.skipped_plugins()) fmt::print("  skipped  {}\n", s);
+  fmt::print("\n");
 
   fmt::print("self-check: run-time dispatched kernels against the scalar reference\n");
   bool ok = true;
   for (int level = 0; level <= static_cast<int>(f.best); ++level) ok &= check_variant(static_cast<CpuIsa>(level));
   fmt::print("\n{}\n", ok ? "self-check passed" : "self-check FAILED");
-  return ok ? 0 : 1;
+  return ok && !core.devices().empty() ? 0 : 1;
 }

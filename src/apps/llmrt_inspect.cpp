@@ -3,11 +3,13 @@
 //   llmrt-inspect model.gguf
 //   llmrt-inspect model.safetensors
 //   llmrt-inspect path/to/hf-folder        (config.json + model.safetensors[.index.json])
+//   llmrt-inspect --graph MODEL [--context N]   the graph compile() builds for the model
 //
 // Exits 0 on success, 1 with a message naming the file and the fault otherwise.
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -15,6 +17,7 @@
 #include <string>
 
 #include "llmrt/error.hpp"
+#include "llmrt/runtime.hpp"
 #include "store/gguf.h"
 #include "store/safetensors.h"
 #include "util/mapped_file.h"
@@ -154,18 +157,40 @@ bool starts_with_gguf_magic(const fs::path& path) {
 int usage() {
   std::fprintf(stderr,
                "usage: llmrt-inspect FILE|FOLDER\n"
-               "  Prints a model file's metadata and a table of its tensors (name, type, shape, bytes).\n"
+               "       llmrt-inspect --graph MODEL [--context N]\n"
+               "  Prints a model file's metadata and a table of its tensors (name, type, shape, bytes),\n"
+               "  or with --graph the model's compiled graph (after the fusion passes).\n"
                "  FILE: a .gguf or .safetensors file; FOLDER: a Hugging Face model folder.\n");
   return 2;
+}
+
+void print_graph(const fs::path& path, int64_t context) {
+  Core core({.plugin_dirs = {"/nonexistent"}});  // building the graph needs no device
+  Model model = core.read_model(path);
+  const ModelInfo& i = model.info();
+  fmt::print("{}: {} ({}), {} layers, hidden {}, {} heads / {} kv heads of {}, ffn {}, vocab {}\n\n", path.string(),
+             i.architecture, i.format, i.num_layers, i.hidden_size, i.num_heads, i.num_kv_heads, i.head_dim,
+             i.intermediate_size, i.vocab_size);
+  fmt::print("{}", model.graph_text(context));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0) return usage();
-  const fs::path path = argv[1];
+  if (argc < 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0) return usage();
+  const bool graph = std::strcmp(argv[1], "--graph") == 0;
+  if (graph ? (argc != 3 && argc != 5) : argc != 2) return usage();
+  int64_t context = 0;
+  if (graph && argc == 5) {
+    char* end = nullptr;
+    context = std::strtoll(argv[4], &end, 10);
+    if (std::strcmp(argv[3], "--context") != 0 || !end || *end || context <= 0) return usage();
+  }
+  const fs::path path = argv[graph ? 2 : 1];
   try {
-    if (fs::is_directory(path)) {
+    if (graph) {
+      print_graph(path, context);
+    } else if (fs::is_directory(path)) {
       inspect_folder(path);
     } else if (starts_with_gguf_magic(path)) {
       inspect_gguf(path);

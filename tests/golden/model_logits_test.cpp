@@ -137,3 +137,19 @@ TEST(GoldenLogits, ResetReplaysTheSameLogits) {
 
 }  // namespace
 }  // namespace llmrt
+
+namespace llmrt {
+namespace {
+
+// A real trained Llama (../shared/models/tiny-fortunes), where random weights prove little.
+TEST(GoldenLogits, TrainedTinyFortunesModel) {
+  const std::filesystem::path dir = std::filesystem::path(LLMRT_TEST_SOURCE_DIR) / ".." / "shared" / "models" / "tiny-fortunes";
+  if (!std::filesystem::exists(dir / "config.json")) GTEST_SKIP() << "no ../shared/models/tiny-fortunes beside the checkout";
+  auto ref = golden::ReferenceModel::load_hf(dir);
+  Core core;
+  InferRequest req = core.compile(core.read_model(dir), "CPU", {.max_context = 64}).create_request();
+  expect_matches_reference(req, ref, {4095, 17, 342, 9, 1201, 77, 3000, 12}, 6, "tiny-fortunes");
+}
+
+}  // namespace
+}  // namespace llmrt
