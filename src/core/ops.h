@@ -33,6 +33,7 @@
 //         with r = rotate_half(x) = (-x2, x1)
 //   SDPA(q, k, v) -> q's shape
 //       attrs heads, kv_heads, head_dim, scale, cache_slot (-1: no cache),
+//       sliding_window W (default 0 = none: a query at position i sees keys i-W+1 .. i),
 //       layout "tokens" (default: q [T, heads*hd], k and v [T, kv_heads*hd]) or "heads"
 //       (q [heads, T, hd], k and v [kv_heads, T, hd]; no cache).
 //       With a cache slot, k and v are appended to the request's cache for that slot and the

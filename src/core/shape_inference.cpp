@@ -264,6 +264,7 @@ std::vector<ValueType> infer_outputs(const Graph& g, OpType op, const std::vecto
       int64_t heads = positive_attr(c, "heads"), kv = positive_attr(c, "kv_heads"), hd = positive_attr(c, "head_dim");
       if (heads % kv != 0) c.bad("heads {} is not a multiple of kv_heads {}", heads, kv);
       if (!(c.attrs.f("scale") > 0)) c.bad("attribute scale must be positive");
+      if (c.attrs.i("sliding_window", 0) < 0) c.bad("attribute sliding_window must not be negative");
       for (size_t i = 0; i < 3; ++i) c.dtype(i, DType::kF32);
       const std::string layout = c.attrs.has("layout") ? c.attrs.s("layout") : "tokens";
       if (layout == "tokens") {  // [T, heads*hd]

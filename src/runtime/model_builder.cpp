@@ -82,6 +82,7 @@ class Builder {
       at.set("head_dim", hd);
       at.set("scale", 1.0 / std::sqrt(static_cast<double>(hd)));
       at.set("cache_slot", l);
+      if (c_.sliding_window > 0) at.set("sliding_window", c_.sliding_window);
       ValueId attn = g_.add_node(OpType::kSDPA, p + "sdpa", {q, k, v}, at);
       ValueId o = linear(p + "o", attn, names_.o(l), h, nh * hd, "");
       x = g_.add_node(OpType::kAdd, p + "attn_residual", {x, o});

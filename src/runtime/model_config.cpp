@@ -121,6 +121,15 @@ ModelConfig config_from_hf(const std::filesystem::path& dir) {
   c.fused_qkv = c.fused_gate_up = c.arch == Architecture::kPhi3;
   c.bos_token_id = j.contains("bos_token_id") && j["bos_token_id"].is_number_integer() ? j["bos_token_id"].get<int64_t>() : -1;
   c.eos_token_id = j.contains("eos_token_id") && j["eos_token_id"].is_number_integer() ? j["eos_token_id"].get<int64_t>() : -1;
+  // transformers applies "sliding_window" for mistral and phi3 (qwen2 only with
+  // use_sliding_window, and then per layer: not supported here).
+  if ((c.arch == Architecture::kMistral || c.arch == Architecture::kPhi3) && j.contains("sliding_window") &&
+      !j["sliding_window"].is_null()) {
+    c.sliding_window = h.integer("sliding_window");
+  }
+  if (c.arch == Architecture::kQwen2 && j.value("use_sliding_window", false)) {
+    fail(ErrorCode::kUnsupported, "'{}': qwen2 use_sliding_window is not supported yet", file);
+  }
   c.rope.theta = h.number("rope_theta", 10000.0);
   c.rope.rotary_dim = static_cast<int64_t>(static_cast<double>(c.head_dim) * h.number("partial_rotary_factor", 1.0));
   check_dims(c);
@@ -194,6 +203,13 @@ ModelConfig config_from_gguf(const gguf::File& f, const TensorSet& tensors) {
   // llama.cpp's rope modes: NORM (adjacent pairs) for llama, whose converter permutes the Q/K
   // rows; NEOX (rotate-half) for qwen2 and phi3.
   c.rope.adjacent_pairs = c.arch == Architecture::kLlama;
+  // llama.cpp applies a sliding window for phi3 (0 = none) and none for the llama arch.
+  if (c.arch == Architecture::kPhi3) {
+    if (const gguf::Value* v = f.find("phi3.attention.sliding_window")) {
+      c.sliding_window = v->as_int("phi3.attention.sliding_window");
+      if (c.sliding_window < 0) fail(ErrorCode::kBadFormat, "'{}': phi3.attention.sliding_window is negative", file);
+    }
+  }
   if (const gguf::Value* v = f.find("tokenizer.ggml.bos_token_id")) c.bos_token_id = v->as_int("tokenizer.ggml.bos_token_id");
   if (const gguf::Value* v = f.find("tokenizer.ggml.eos_token_id")) c.eos_token_id = v->as_int("tokenizer.ggml.eos_token_id");
   check_dims(c);

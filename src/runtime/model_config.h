@@ -44,6 +44,9 @@ struct ModelConfig {
   bool fused_qkv = false;      // Phi-3
   bool fused_gate_up = false;  // Phi-3
   RopeConfig rope;
+  // Sliding-window attention: each query sees its last `sliding_window` positions (itself
+  // included); 0 = full causal attention.
+  int64_t sliding_window = 0;
   int64_t bos_token_id = -1, eos_token_id = -1;
 };
 

@@ -313,7 +313,7 @@ ordered_json hf_config(const SyntheticModelSpec& s, Arch arch) {
       c["attention_bias"] = false;
       break;
     case Arch::kMistral:
-      c["sliding_window"] = nullptr;
+      c["sliding_window"] = s.sliding_window > 0 ? nlohmann::json(s.sliding_window) : nlohmann::json(nullptr);
       break;
     case Arch::kQwen2:
       c["use_sliding_window"] = false;
@@ -324,6 +324,7 @@ ordered_json hf_config(const SyntheticModelSpec& s, Arch arch) {
                            {"long_factor", std::vector<double>(long_f.begin(), long_f.end())},
                            {"short_factor", std::vector<double>(short_f.begin(), short_f.end())}};
       c["original_max_position_embeddings"] = s.original_max_position_embeddings;
+      c["sliding_window"] = s.sliding_window > 0 ? nlohmann::json(s.sliding_window) : nlohmann::json(nullptr);
       break;
     }
   }
@@ -434,7 +435,7 @@ GgufMetadata gguf_metadata(const SyntheticModelSpec& s, Arch arch, const std::st
   if (arch == Arch::kPhi3) {
     m.add_u32(name + ".rope.scaling.original_context_length", s.original_max_position_embeddings);
     m.add_f32(name + ".rope.scaling.attn_factor", longrope_attention_factor(s));
-    m.add_u32(name + ".attention.sliding_window", 0);  // llama.cpp's converter writes 0 for "none"
+    m.add_u32(name + ".attention.sliding_window", s.sliding_window);  // llama.cpp's converter writes 0 for "none"
   }
   // A minimal SentencePiece-style vocabulary so the file looks like a converted model.
   std::vector<std::string> tokens{"<unk>", "<s>", "</s>"};

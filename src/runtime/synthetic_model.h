@@ -35,6 +35,10 @@ struct SyntheticModelSpec {
   double rope_factor = 8.0, low_freq_factor = 1.0, high_freq_factor = 4.0;
   int64_t original_max_position_embeddings = 32;  // llama3 and phi3 longrope
   int shards = 1;  // HF form: > 1 writes model-0000K-of-0000N.safetensors + index
+  // Sliding-window attention (mistral, phi3): each query sees its last `sliding_window`
+  // positions, itself included; 0 = none. Written as config.json "sliding_window" and, for
+  // phi3, GGUF phi3.attention.sliding_window (llama.cpp ignores windows for the llama arch).
+  int64_t sliding_window = 0;
   StoredType hf_dtype = StoredType::kF32;  // kF32, kF16 or kBF16 in the safetensors files
 };
 

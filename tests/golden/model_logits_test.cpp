@@ -153,3 +153,40 @@ TEST(GoldenLogits, TrainedTinyFortunesModel) {
 
 }  // namespace
 }  // namespace llmrt
+
+namespace llmrt {
+namespace {
+
+// Sliding-window attention with a window much shorter than the prompt: transformers applies
+// it for mistral and phi3 (HF folders), llama.cpp for phi3 (GGUF).
+TEST(GoldenLogits, SlidingWindowAttention) {
+  for (const auto& [arch, gguf] : std::vector<std::pair<std::string, bool>>{{"mistral", false}, {"phi3", false}, {"phi3", true}}) {
+    SCOPED_TRACE(arch + (gguf ? " gguf" : " hf"));
+    TempDir dir;
+    SyntheticModelSpec spec;
+    spec.arch = arch;
+    spec.sliding_window = 6;
+    write_synthetic_hf(spec, dir / "hf");
+    write_synthetic_gguf(spec, dir / "m.gguf");
+    auto ref = golden::ReferenceModel::load_hf(dir / "hf");
+    Core core;
+    // phi3 from GGUF picks long RoPE factors from the context: keep the first call beyond the
+    // original context, where transformers picks them too.
+    const int prompt = arch == "phi3" ? 40 : 20;
+    InferRequest req = core.compile(core.read_model(gguf ? dir / "m.gguf" : dir / "hf"), "CPU", {.max_context = 96}).create_request();
+    expect_matches_reference(req, ref, tokens(prompt, static_cast<int>(spec.vocab_size), 8), 4, arch + " window 6");
+    // And the window matters: the same weights without it give other logits.
+    TempDir full;
+    spec.sliding_window = 0;
+    write_synthetic_hf(spec, full / "hf");
+    auto no_window = golden::ReferenceModel::load_hf(full / "hf");
+    ref.reset();
+    auto a = ref.forward(tokens(prompt, static_cast<int>(spec.vocab_size), 8));
+    auto b = no_window.forward(tokens(prompt, static_cast<int>(spec.vocab_size), 8));
+    EXPECT_EQ(a[5], b[5]) << "within the window nothing changes";
+    EXPECT_NE(a.back(), b.back()) << "beyond it the window must change the logits";
+  }
+}
+
+}  // namespace
+}  // namespace llmrt

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <fstream>
 #include <numbers>
 
@@ -137,6 +138,13 @@ ReferenceModel ReferenceModel::load_hf(const fs::path& dir) {
   m.theta_ = c.has("rope_theta") ? c.number("rope_theta") : 10000.0;
   const int64_t max_pos = c.integer("max_position_embeddings");
   const bool tied = c.has("tie_word_embeddings") && c.at("tie_word_embeddings").get<bool>();
+  // transformers masks key j for query i when j <= i - sliding_window (mistral, phi3).
+  if ((model_type == "mistral" || model_type == "phi3") && c.has("sliding_window") && !c.at("sliding_window").is_null()) {
+    m.sliding_window_ = c.integer("sliding_window");
+  }
+  if (model_type == "qwen2" && c.has("use_sliding_window") && c.at("use_sliding_window").get<bool>()) {
+    fail(ErrorCode::kUnsupported, "'{}': qwen2 use_sliding_window is not supported by the reference", c.file());
+  }
   if (m.n_heads_ % m.n_kv_heads_ != 0 || m.head_dim_ % 2 != 0) {
     fail(ErrorCode::kBadFormat, "'{}': heads {} / kv heads {} / head_dim {} are inconsistent", c.file(), m.n_heads_,
          m.n_kv_heads_, m.head_dim_);
@@ -292,12 +300,13 @@ std::vector<std::vector<double>> ReferenceModel::forward(const std::vector<int32
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
     for (int64_t t = 0; t < T; ++t) {
       const int64_t n_visible = n_past_ + t + 1;  // causal: positions 0 .. n_past + t
+      const int64_t first = sliding_window_ > 0 ? std::max<int64_t>(0, n_visible - sliding_window_) : 0;
       std::vector<double> attn(static_cast<size_t>(n_heads_ * hd), 0.0);
       for (int64_t h = 0; h < n_heads_; ++h) {
         const int64_t kvh = h / group;
         const double* qh = q[static_cast<size_t>(t)].data() + h * hd;
-        std::vector<double> scores(static_cast<size_t>(n_visible));
-        for (int64_t j = 0; j < n_visible; ++j) {
+        std::vector<double> scores(static_cast<size_t>(n_visible), -std::numeric_limits<double>::infinity());
+        for (int64_t j = first; j < n_visible; ++j) {
           const double* kj = layer.k_cache.data() + j * kv_dim + kvh * hd;
           double dot = 0;
           for (int64_t d = 0; d < hd; ++d) dot += qh[d] * kj[d];
@@ -306,7 +315,7 @@ std::vector<std::vector<double>> ReferenceModel::forward(const std::vector<int32
         const double max_score = *std::max_element(scores.begin(), scores.end());
         double sum = 0;
         for (double& s : scores) sum += (s = std::exp(s - max_score));
-        for (int64_t j = 0; j < n_visible; ++j) {
+        for (int64_t j = first; j < n_visible; ++j) {
           const double p = scores[static_cast<size_t>(j)] / sum;
           const double* vj = layer.v_cache.data() + j * kv_dim + kvh * hd;
           for (int64_t d = 0; d < hd; ++d) attn[static_cast<size_t>(h * hd + d)] += p * vj[d];

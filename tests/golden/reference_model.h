@@ -57,6 +57,7 @@ class ReferenceModel {
   int64_t original_max_ = 0;
   std::vector<double> long_factor_, short_factor_;
   double attention_factor_ = 1.0;
+  int64_t sliding_window_ = 0;  // mistral/phi3 "sliding_window": keys within the last W positions; 0 = none
 
   std::vector<double> embed_, final_norm_, lm_head_;  // lm_head_ empty when tied
   std::vector<Layer> layers_;

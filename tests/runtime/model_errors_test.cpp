@@ -74,6 +74,12 @@ TEST_F(ModelErrors, BadConfigValues) {
     j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
   });
   EXPECT_TRUE(fails_with([&] { core_.read_model(hf()); }, ErrorCode::kUnsupported, {"'yarn'"}));
+  edit_config(hf(), [](nlohmann::json& j) {
+    j.erase("rope_scaling");
+    j["model_type"] = "qwen2";
+    j["use_sliding_window"] = true;
+  });
+  EXPECT_TRUE(fails_with([&] { core_.read_model(hf()); }, ErrorCode::kUnsupported, {"use_sliding_window"}));
   std::filesystem::remove(hf() / "config.json");
   EXPECT_TRUE(fails_with([&] { core_.read_model(hf()); }, ErrorCode::kNotFound, {"config.json"}));
   EXPECT_TRUE(fails_with([&] { core_.read_model(dir_ / "nothing-here"); }, ErrorCode::kNotFound, {"nothing-here"}));

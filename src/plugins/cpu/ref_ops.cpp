@@ -334,12 +334,12 @@ void rope(const Node& n, const std::vector<Operand>& in, Activation& out) {
   }
 }
 
-// softmax(q k^T * scale, causal) v for one query row against `keys` rows.
-void attend(const float* q, const float* k_base, const float* v_base, int64_t k_stride, int64_t keys, int64_t hd,
-            double scale, float* out, std::vector<double>& scores) {
+// softmax(q k^T * scale) v for one query row against key rows [first, keys).
+void attend(const float* q, const float* k_base, const float* v_base, int64_t k_stride, int64_t first, int64_t keys,
+            int64_t hd, double scale, float* out, std::vector<double>& scores) {
   scores.resize(static_cast<size_t>(keys));
   double mx = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < keys; ++j) {
+  for (int64_t j = first; j < keys; ++j) {
     const float* k = k_base + j * k_stride;
     double dot = 0;
     for (int64_t d = 0; d < hd; ++d) dot += static_cast<double>(q[d]) * k[d];
@@ -347,13 +347,14 @@ void attend(const float* q, const float* k_base, const float* v_base, int64_t k_
     mx = std::max(mx, scores[static_cast<size_t>(j)]);
   }
   double sum = 0;
-  for (auto& s : scores) {
+  for (int64_t j = first; j < keys; ++j) {
+    double& s = scores[static_cast<size_t>(j)];
     s = std::exp(s - mx);
     sum += s;
   }
   for (int64_t d = 0; d < hd; ++d) {
     double acc = 0;
-    for (int64_t j = 0; j < keys; ++j) acc += scores[static_cast<size_t>(j)] * v_base[j * k_stride + d];
+    for (int64_t j = first; j < keys; ++j) acc += scores[static_cast<size_t>(j)] * v_base[j * k_stride + d];
     out[d] = static_cast<float>(acc / sum);
   }
 }
@@ -364,6 +365,9 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
   const int64_t slot = n.attrs.i("cache_slot", -1);
   const bool heads_layout = n.attrs.has("layout") && n.attrs.s("layout") == "heads";
   const int64_t group = heads / kv_heads;
+  const int64_t window = n.attrs.i("sliding_window", 0);
+  // Keys a query at 0-based key index `last` sees: [first_key(last), last].
+  auto first_key = [window](int64_t last) { return window > 0 ? std::max<int64_t>(0, last - window + 1) : 0; };
   out.resize(core::DType::kF32, in[0].shape());
   if (heads_layout) {  // [heads, T, hd], causal over these T keys
     const int64_t t_count = in[0].shape()[1];
@@ -371,8 +375,8 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
       std::vector<double> scores;
       for (int64_t job = begin; job < end; ++job) {
         const int64_t h = job / t_count, t = job % t_count, kvh = h / group;
-        attend(in[0].f() + (h * t_count + t) * hd, in[1].f() + kvh * t_count * hd, in[2].f() + kvh * t_count * hd, hd, t + 1,
-               hd, scale, out.f() + (h * t_count + t) * hd, scores);
+        attend(in[0].f() + (h * t_count + t) * hd, in[1].f() + kvh * t_count * hd, in[2].f() + kvh * t_count * hd, hd,
+               first_key(t), t + 1, hd, scale, out.f() + (h * t_count + t) * hd, scores);
       }
     });
     return;
@@ -397,8 +401,8 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
     std::vector<double> scores;
     for (int64_t job = begin; job < end; ++job) {
       const int64_t t = job / heads, h = job % heads, kvh = h / group;
-      attend(in[0].f() + (t * heads + h) * hd, k_base + kvh * hd, v_base + kvh * hd, width, first_pos + t + 1, hd, scale,
-             out.f() + (t * heads + h) * hd, scores);
+      attend(in[0].f() + (t * heads + h) * hd, k_base + kvh * hd, v_base + kvh * hd, width, first_key(first_pos + t),
+             first_pos + t + 1, hd, scale, out.f() + (t * heads + h) * hd, scores);
     }
   });
 }
