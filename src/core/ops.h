@@ -3,14 +3,16 @@
 // reference kernels and the conformance test follow it.
 //
 // Primitive ops
-//   Gather(table [V, H] weight, ids [T] i32) -> [T, H]           row lookup (embeddings)
+//   Gather(table [V, H] weight, ids [T] i32) -> [T, H]           row lookup (embeddings); an id
+//       outside [0, V) is an INVALID_ARGUMENT error naming the node
 //   MatMul(a [.., M, K], b [.., K, N]) -> [.., M, N]             attr transpose_b: b is [.., N, K];
 //       attr alpha (default 1) scales the product
 //   Add(a, b), Mul(a, b) -> NumPy broadcast of a and b
 //   Neg(x), SiLU(x) = x * sigmoid(x)                              elementwise
 //   RMSNorm(x [.., H], w [H]) -> x / sqrt(mean(x^2) + eps) * w    attr eps
-//   Softmax(x) over the last axis
+//   Softmax(x) over the last axis; a row that is all -inf (fully masked) gives zeros
 //   Reshape(x) attr shape (one -1 allowed, 0 copies the input dim)
+//   Reshape, Transpose, Concat and Slice move f32 and i32 data alike
 //   Transpose(x) attr perm
 //   Concat(x...) attr axis
 //   Slice(x) attrs axis, begin, end                              [begin, end) along axis

@@ -241,6 +241,7 @@ std::vector<ValueType> infer_outputs(const Graph& g, OpType op, const std::vecto
       c.same(x[0], c.s(1)[0], "tokens in x vs positions");
       const std::string mode = c.attrs.has("mode") ? c.attrs.s("mode") : "theta";
       if (mode == "table") {
+        if (style != "rotate_half") c.bad("table mode computes rotate_half only, not style '{}'", style);
         // cos and sin tables [max_positions, rotary_dim], gathered by position.
         if (c.in.size() != 4) c.bad("table mode takes x, positions, cos table and sin table");
         for (size_t i = 2; i < 4; ++i) {

@@ -357,57 +357,6 @@ HfBuffer hf_bytes(const SyntheticModelSpec& s, const WeightDesc& d) {
 
 // ---- GGUF form ---------------------------------------------------------------------------
 
-// Serializes the parts of a GGUF file before the data section (docs/formats.md), as gguf::Writer does.
-class GgufHeader {
- public:
-  std::vector<std::byte> buf;
-
-  template <class T>
-  void put(T v) {
-    auto p = reinterpret_cast<const std::byte*>(&v);
-    buf.insert(buf.end(), p, p + sizeof v);
-  }
-  void put_string(std::string_view s) {
-    put<uint64_t>(s.size());
-    auto p = reinterpret_cast<const std::byte*>(s.data());
-    buf.insert(buf.end(), p, p + s.size());
-  }
-  void put_array(const gguf::Array& a) {
-    put<uint32_t>(static_cast<uint32_t>(a.element_type));
-    put<uint64_t>(a.count);
-    if (a.element_type == gguf::ValueType::kString) {
-      for (const auto& s : a.strings) put_string(s);
-    } else if (a.element_type == gguf::ValueType::kArray) {
-      for (const auto& sub : a.arrays) put_array(sub);
-    } else {
-      buf.insert(buf.end(), a.packed.begin(), a.packed.end());
-    }
-  }
-  void put_value(const gguf::Value& value) {
-    std::visit(
-        [&](const auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<T, std::string>) {
-            put_string(v);
-          } else if constexpr (std::is_same_v<T, std::shared_ptr<gguf::Array>>) {
-            put_array(*v);
-          } else if constexpr (std::is_same_v<T, bool>) {
-            put<uint8_t>(v ? 1 : 0);
-          } else {
-            put(v);
-          }
-        },
-        value.v);
-  }
-  void pad_to(uint64_t alignment) {
-    while (buf.size() % alignment) buf.push_back(std::byte{0});
-  }
-};
-
-constexpr uint64_t kGgufAlignment = 32;
-
-uint64_t align_up(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
-
 struct GgufMetadata {
   std::vector<std::pair<std::string, gguf::Value>> entries;
   void add(std::string key, gguf::Value v) { entries.emplace_back(std::move(key), std::move(v)); }
@@ -508,50 +457,21 @@ void write_synthetic_gguf(const SyntheticModelSpec& spec, const fs::path& file) 
   }
   const std::vector<std::vector<WeightDesc>> units = describe(spec, arch);
 
-  GgufHeader h;
-  h.put<uint32_t>(0x46554747u);  // "GGUF"
-  h.put<uint32_t>(3);
-  uint64_t n_tensors = extra.size();
-  for (const auto& u : units) n_tensors += u.size();
-  h.put<uint64_t>(n_tensors);
-  h.put<uint64_t>(metadata.entries.size());
-  for (const auto& [key, value] : metadata.entries) {
-    h.put_string(key);
-    h.put<uint32_t>(static_cast<uint32_t>(value.type()));
-    h.put_value(value);
-  }
-  uint64_t offset = 0;
-  auto put_info = [&](const std::string& name, const Shape& shape) {
-    h.put_string(name);
-    h.put<uint32_t>(static_cast<uint32_t>(shape.size()));
-    for (auto it = shape.rbegin(); it != shape.rend(); ++it) h.put<uint64_t>(static_cast<uint64_t>(*it));
-    h.put<uint32_t>(static_cast<uint32_t>(ggml::Type::kF32));
-    h.put<uint64_t>(offset);
-    offset = align_up(offset + static_cast<uint64_t>(checked_numel(shape, name)) * sizeof(float), kGgufAlignment);
-  };
-  for (const auto& [name, values] : extra) put_info(name, {static_cast<int64_t>(values.size())});
-  for (const auto& u : units) {
-    for (const WeightDesc& d : u) put_info(d.gguf_name, d.shape);
-  }
-  h.pad_to(kGgufAlignment);
-
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) fail(ErrorCode::kIo, "cannot create '{}'", file.string());
-  auto write = [&](std::span<const std::byte> bytes) {
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    static constexpr std::byte kZeros[kGgufAlignment] = {};
-    size_t pad = static_cast<size_t>(align_up(bytes.size(), kGgufAlignment) - bytes.size());
-    out.write(reinterpret_cast<const char*>(kZeros), static_cast<std::streamsize>(pad));
-  };
-  out.write(reinterpret_cast<const char*>(h.buf.data()), static_cast<std::streamsize>(h.buf.size()));
-  for (const auto& [name, values] : extra) write(f32_bytes(values));
+  gguf::Writer writer(3, 32);
+  for (const auto& [key, value] : metadata.entries) writer.add(key, value);
+  for (const auto& [name, values] : extra) writer.add_tensor(name, ggml::Type::kF32, {static_cast<int64_t>(values.size())}, f32_bytes(values));
+  // Weights are generated while the file is written, one tensor at a time.
   for (const auto& u : units) {
     for (const WeightDesc& d : u) {
-      std::vector<float> v = generate(spec, d);
-      write(f32_bytes(d.permute_heads ? permute_for_adjacent_pairs(v, d.shape, d.permute_heads) : v));
+      writer.add_deferred_tensor(d.gguf_name, ggml::Type::kF32, d.shape, [&spec, d] {
+        std::vector<float> v = generate(spec, d);
+        if (d.permute_heads) v = permute_for_adjacent_pairs(v, d.shape, d.permute_heads);
+        auto bytes = f32_bytes(v);
+        return std::vector<std::byte>(bytes.begin(), bytes.end());
+      });
     }
   }
-  if (!out.flush()) fail(ErrorCode::kIo, "cannot write '{}'", file.string());
+  writer.write(file);
 }
 
 }  // namespace llmrt

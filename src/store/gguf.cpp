@@ -347,21 +347,31 @@ void Writer::add(std::string key, Value value) {
   metadata_.emplace_back(std::move(key), std::move(value));
 }
 
-void Writer::add_tensor(std::string name, ggml::Type type, Shape shape, std::span<const std::byte> bytes) {
+uint64_t Writer::checked_size(const std::string& name, ggml::Type type, const Shape& shape) const {
   const ggml::TypeTraits* traits = ggml::type_traits(static_cast<uint32_t>(type));
   if (!traits) fail(ErrorCode::kInvalidArgument, "tensor '{}': unknown GGUF type {}", name, static_cast<uint32_t>(type));
   if (shape.size() > kMaxDims) fail(ErrorCode::kInvalidArgument, "tensor '{}': GGUF allows at most 4 dimensions", name);
-  int64_t ne0 = shape.empty() ? 1 : shape.back();
-  int64_t n = checked_numel(shape, name);
-  uint64_t want = ne0 == 0 ? 0 : ggml::row_bytes(type, ne0) * static_cast<uint64_t>(n / ne0);
-  if (bytes.size() != want) {
-    fail(ErrorCode::kInvalidArgument, "tensor '{}': {} {} needs {} bytes, {} given", name, traits->name,
-         shape_to_string(shape), want, bytes.size());
-  }
   for (const auto& t : tensors_) {
     if (t.name == name) fail(ErrorCode::kInvalidArgument, "GGUF tensor '{}' added twice", name);
   }
-  tensors_.push_back({std::move(name), static_cast<uint32_t>(type), std::move(shape), {bytes.begin(), bytes.end()}});
+  int64_t ne0 = shape.empty() ? 1 : shape.back();
+  int64_t n = checked_numel(shape, name);
+  return ne0 == 0 ? 0 : ggml::row_bytes(type, ne0) * static_cast<uint64_t>(n / ne0);
+}
+
+void Writer::add_tensor(std::string name, ggml::Type type, Shape shape, std::span<const std::byte> bytes) {
+  uint64_t want = checked_size(name, type, shape);
+  if (bytes.size() != want) {
+    fail(ErrorCode::kInvalidArgument, "tensor '{}': {} {} needs {} bytes, {} given", name,
+         ggml::type_traits(static_cast<uint32_t>(type))->name, shape_to_string(shape), want, bytes.size());
+  }
+  tensors_.push_back({std::move(name), static_cast<uint32_t>(type), std::move(shape), want, {bytes.begin(), bytes.end()}, {}});
+}
+
+void Writer::add_deferred_tensor(std::string name, ggml::Type type, Shape shape, Producer produce) {
+  uint64_t size = checked_size(name, type, shape);
+  if (!produce) fail(ErrorCode::kInvalidArgument, "tensor '{}': no producer", name);
+  tensors_.push_back({std::move(name), static_cast<uint32_t>(type), std::move(shape), size, {}, std::move(produce)});
 }
 
 void Writer::add_tensor(const Tensor& t) {
@@ -410,7 +420,7 @@ class Out {
 };
 }  // namespace
 
-std::vector<std::byte> Writer::bytes() const {
+std::vector<std::byte> Writer::header() const {
   Out out;
   out.put<uint32_t>(kMagic);
   out.put<uint32_t>(version_);
@@ -428,21 +438,40 @@ std::vector<std::byte> Writer::bytes() const {
     for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) out.put<uint64_t>(static_cast<uint64_t>(*it));
     out.put<uint32_t>(t.type);
     out.put<uint64_t>(offset);
-    offset = align_up(offset + t.bytes.size(), alignment_);
+    offset = align_up(offset + t.size, alignment_);
   }
   out.pad_to(alignment_);
-  for (const auto& t : tensors_) {
-    out.buf.insert(out.buf.end(), t.bytes.begin(), t.bytes.end());
-    out.pad_to(alignment_);
-  }
   return std::move(out.buf);
 }
 
+void Writer::emit_data(const std::function<void(std::span<const std::byte>)>& sink) const {
+  const std::vector<std::byte> zeros(alignment_);
+  for (const auto& t : tensors_) {
+    if (t.produce) {
+      std::vector<std::byte> produced = t.produce();
+      if (produced.size() != t.size) {
+        fail(ErrorCode::kInternal, "tensor '{}': producer gave {} bytes, expected {}", t.name, produced.size(), t.size);
+      }
+      sink(produced);
+    } else {
+      sink(t.bytes);
+    }
+    sink(std::span<const std::byte>(zeros).first(static_cast<size_t>(align_up(t.size, alignment_) - t.size)));
+  }
+}
+
+std::vector<std::byte> Writer::bytes() const {
+  std::vector<std::byte> out = header();
+  emit_data([&](std::span<const std::byte> b) { out.insert(out.end(), b.begin(), b.end()); });
+  return out;
+}
+
 void Writer::write(const std::filesystem::path& path) const {
-  std::vector<std::byte> data = bytes();
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) fail(ErrorCode::kIo, "cannot create '{}'", path.string());
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  auto sink = [&](std::span<const std::byte> b) { out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size())); };
+  sink(header());
+  emit_data(sink);
   if (!out.flush()) fail(ErrorCode::kIo, "cannot write '{}'", path.string());
 }
 

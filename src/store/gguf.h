@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -95,7 +96,9 @@ class File {
   std::shared_ptr<const MappedFile> map_;
 };
 
-// Builds a GGUF file in memory order and writes it.
+// Builds a GGUF file and writes it. Tensors are either copied in (add_tensor) or produced on
+// demand while writing (add_deferred_tensor), so a multi-gigabyte model can be written with one
+// tensor in memory at a time: write() streams the header, then each tensor and its padding.
 class Writer {
  public:
   explicit Writer(uint32_t version = 3, uint64_t alignment = 32);
@@ -103,16 +106,26 @@ class Writer {
   // `shape` outermost first; bytes must match the type and shape.
   void add_tensor(std::string name, ggml::Type type, Shape shape, std::span<const std::byte> bytes);
   void add_tensor(const Tensor& t);  // plain or GGUF-block tensors
+  // `produce` is called once, during write()/bytes(), and must return exactly the bytes the
+  // type and shape need (INTERNAL error otherwise).
+  using Producer = std::function<std::vector<std::byte>()>;
+  void add_deferred_tensor(std::string name, ggml::Type type, Shape shape, Producer produce);
   void write(const std::filesystem::path& path) const;
-  std::vector<std::byte> bytes() const;  // the whole file
+  std::vector<std::byte> bytes() const;  // the whole file, in memory
 
  private:
   struct PendingTensor {
     std::string name;
     uint32_t type;
     Shape shape;
-    std::vector<std::byte> bytes;
+    uint64_t size;
+    std::vector<std::byte> bytes;  // when copied in
+    Producer produce;              // when deferred
   };
+  uint64_t checked_size(const std::string& name, ggml::Type type, const Shape& shape) const;
+  std::vector<std::byte> header() const;  // everything before the data section, padded
+  // Calls sink(bytes) for each tensor's bytes and then its padding, in file order.
+  void emit_data(const std::function<void(std::span<const std::byte>)>& sink) const;
   uint32_t version_;
   uint64_t alignment_;
   std::vector<std::pair<std::string, Value>> metadata_;

@@ -1267,6 +1267,30 @@ std::vector<OpCase> sdpa_cases() {
   return cases;
 }
 
+// Data movement of i32 values: shape inference keeps the input's dtype for Reshape, Transpose,
+// Concat and Slice, so a graph may move token ids around.
+std::vector<OpCase> i32_data_movement_cases() {
+  const HostTensor ids = i32_tensor({2, 3}, {1, 2, 3, 4, 5, 6});
+  std::vector<OpCase> cases;
+  auto add = [&](OpType op, Attributes attrs, Ref want) {
+    OpCase c{std::string(core::to_string(op))};
+    want.dtype = DType::kI32;
+    c.output(c.graph.add_node(op, "move_ids", {c.input("ids", ids)}, attrs), std::move(want));
+    c.tolerance = kExact;
+    cases.push_back(std::move(c));
+  };
+  Attributes slice, transpose, concat;
+  slice.set("axis", int64_t{1});
+  slice.set("begin", int64_t{1});
+  slice.set("end", int64_t{3});
+  transpose.set("perm", std::vector<int64_t>{1, 0});
+  concat.set("axis", int64_t{0});
+  add(OpType::kSlice, slice, slice_ref(ref_of(ids), 1, 1, 3));
+  add(OpType::kTranspose, transpose, transpose_ref(ref_of(ids), {1, 0}));
+  add(OpType::kConcat, concat, concat_ref({ref_of(ids)}, 0));
+  return cases;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The tests: each op on each device.
 
@@ -1313,6 +1337,8 @@ TEST_P(Conformance, FullyConnected) { run_cases(device(), "FullyConnected", fc_c
 TEST_P(Conformance, RoPE) { run_cases(device(), "RoPE", rope_cases()); }
 TEST_P(Conformance, SDPA) { run_cases(device(), "SDPA", sdpa_cases()); }
 TEST_P(Conformance, SwiGLU) { run_cases(device(), "SwiGLU", swiglu_cases()); }
+// Data movement (Reshape, Transpose, Concat, Slice) on i32 tensors: copied word for word.
+TEST_P(Conformance, I32DataMovement) { run_cases(device(), "i32 data movement", i32_data_movement_cases()); }
 
 // SDPA through a request's KV cache, for one layer (slot 0), for two (slots 0 and 1) and with a
 // sliding window: steps of 3, 2 and 1 tokens whose queries attend to what is cached, against an

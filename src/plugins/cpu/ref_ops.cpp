@@ -31,6 +31,8 @@ std::vector<int64_t> strides(const Shape& s) {
   return st;
 }
 
+uint32_t* out_words(Activation& out) { return static_cast<uint32_t*>(out.raw()); }
+
 void binary(const Node& n, const std::vector<Operand>& in, Activation& out, bool add) {
   const Shape &a = in[0].shape(), &b = in[1].shape();
   Shape o(std::max(a.size(), b.size()), 1);
@@ -195,10 +197,8 @@ void reshape(const Node& n, const std::vector<Operand>& in, Activation& out) {
   const int64_t total = numel(src);
   if (unknown >= 0) o[static_cast<size_t>(unknown)] = known ? total / known : 0;
   if (numel(o) != total) bad(n, "cannot reshape {} into {}", shape_to_string(src), shape_to_string(o));
-  out.dtype = in[0].act ? in[0].act->dtype : core::DType::kF32;
-  out.shape = o;
-  if (out.dtype == core::DType::kF32) out.f32.assign(in[0].f(), in[0].f() + total);
-  else out.i32 = in[0].act->i32;
+  out.resize(in[0].dtype(), o);
+  std::copy_n(in[0].words(), total, out_words(out));
 }
 
 void transpose(const Node& n, const std::vector<Operand>& in, Activation& out) {
@@ -206,8 +206,10 @@ void transpose(const Node& n, const std::vector<Operand>& in, Activation& out) {
   const auto& perm = n.attrs.ints("perm");
   Shape o(src.size());
   for (size_t i = 0; i < perm.size(); ++i) o[i] = src[static_cast<size_t>(perm[i])];
-  out.resize(core::DType::kF32, o);
+  out.resize(in[0].dtype(), o);
   std::vector<int64_t> ss = strides(src), so = strides(o);
+  const uint32_t* x = in[0].words();
+  uint32_t* y = out_words(out);
   const int64_t total = numel(o);
   for (int64_t i = 0; i < total; ++i) {
     int64_t rem = i, is = 0;
@@ -216,7 +218,7 @@ void transpose(const Node& n, const std::vector<Operand>& in, Activation& out) {
       rem -= idx * so[d];
       is += idx * ss[static_cast<size_t>(perm[d])];
     }
-    out.f()[i] = in[0].f()[is];
+    y[i] = x[is];
   }
 }
 
@@ -232,15 +234,18 @@ void concat(const Node& n, const std::vector<Operand>& in, Activation& out) {
   const int64_t axis = n.attrs.i("axis");
   Shape o = in[0].shape();
   o[static_cast<size_t>(axis)] = 0;
-  for (const Operand& op : in) o[static_cast<size_t>(axis)] += op.shape()[static_cast<size_t>(axis)];
-  out.resize(core::DType::kF32, o);
+  for (const Operand& op : in) {
+    if (op.dtype() != in[0].dtype()) bad(n, "inputs mix {} and {}", core::to_string(in[0].dtype()), core::to_string(op.dtype()));
+    o[static_cast<size_t>(axis)] += op.shape()[static_cast<size_t>(axis)];
+  }
+  out.resize(in[0].dtype(), o);
   int64_t outer, inner;
   split_dims(o, axis, &outer, &inner);
   const int64_t out_row = o[static_cast<size_t>(axis)] * inner;
   int64_t offset = 0;
   for (const Operand& op : in) {
     const int64_t len = op.shape()[static_cast<size_t>(axis)] * inner;
-    for (int64_t r = 0; r < outer; ++r) std::copy_n(op.f() + r * len, len, out.f() + r * out_row + offset);
+    for (int64_t r = 0; r < outer; ++r) std::copy_n(op.words() + r * len, len, out_words(out) + r * out_row + offset);
     offset += len;
   }
 }
@@ -251,11 +256,11 @@ void slice(const Node& n, const std::vector<Operand>& in, Activation& out) {
   if (end > src[static_cast<size_t>(axis)]) bad(n, "slice [{}, {}) exceeds dimension {}", begin, end, src[static_cast<size_t>(axis)]);
   Shape o = src;
   o[static_cast<size_t>(axis)] = end - begin;
-  out.resize(core::DType::kF32, o);
+  out.resize(in[0].dtype(), o);
   int64_t outer, inner;
   split_dims(src, axis, &outer, &inner);
   const int64_t src_row = src[static_cast<size_t>(axis)] * inner, len = (end - begin) * inner;
-  for (int64_t r = 0; r < outer; ++r) std::copy_n(in[0].f() + r * src_row + begin * inner, len, out.f() + r * len);
+  for (int64_t r = 0; r < outer; ++r) std::copy_n(in[0].words() + r * src_row + begin * inner, len, out_words(out) + r * len);
 }
 
 void causal_mask(const std::vector<Operand>& in, Activation& out) {
@@ -386,6 +391,9 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
   int64_t first_pos = 0;  // position of the first new token within the keys
   if (slot >= 0) {
     if (!ctx.kv || slot >= static_cast<int64_t>(ctx.kv->size())) bad(n, "cache slot {} does not exist", slot);
+    if (t_count != ctx.n_tokens) {
+      bad(n, "the step is said to have {} tokens but q holds {} rows", ctx.n_tokens, t_count);
+    }
     KvSlot& kv = (*ctx.kv)[static_cast<size_t>(slot)];
     if (ctx.n_past + t_count > kv.capacity) {
       fail(ErrorCode::kOutOfRange, "node '{}': {} cached + {} new tokens exceed the context of {} tokens", n.name,

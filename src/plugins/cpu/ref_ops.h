@@ -20,6 +20,7 @@ struct KvSlot {
 
 struct OpContext {
   int64_t n_past = 0;                 // tokens already in the request's cache
+  int64_t n_tokens = 0;               // tokens in this step
   std::vector<KvSlot>* kv = nullptr;  // indexed by cache_slot
   int64_t max_context = 0;
 };
@@ -32,6 +33,11 @@ struct Operand {
   const Activation* weight_f32 = nullptr;  // decoded weight, when the op needs it
   const Shape& shape() const { return act ? act->shape : weight->shape; }
   const float* f() const { return act ? act->f() : weight_f32->f(); }
+  core::DType dtype() const { return act ? act->dtype : core::DType::kF32; }
+  // Both dtypes are 4-byte elements: data-movement ops copy them as 32-bit words.
+  const uint32_t* words() const {
+    return act ? static_cast<const uint32_t*>(const_cast<Activation*>(act)->raw()) : reinterpret_cast<const uint32_t*>(weight_f32->f());
+  }
 };
 
 // Runs `node` on `in`, resizing and filling `out`. Errors name the node.
