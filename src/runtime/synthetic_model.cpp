@@ -33,6 +33,8 @@
 // here with the same layout (a test checks it is byte-identical to gguf::Writer's output).
 #include "runtime/synthetic_model.h"
 
+#include "runtime/synthetic_tokenizer.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -386,22 +388,6 @@ GgufMetadata gguf_metadata(const SyntheticModelSpec& s, Arch arch, const std::st
     m.add_f32(name + ".rope.scaling.attn_factor", longrope_attention_factor(s));
     m.add_u32(name + ".attention.sliding_window", s.sliding_window);  // llama.cpp's converter writes 0 for "none"
   }
-  // A minimal SentencePiece-style vocabulary so the file looks like a converted model.
-  std::vector<std::string> tokens{"<unk>", "<s>", "</s>"};
-  std::vector<float> scores{0.0f, 0.0f, 0.0f};
-  std::vector<int32_t> types{2, 3, 3};  // UNKNOWN, CONTROL, CONTROL
-  for (int64_t i = 3; i < s.vocab_size; ++i) {
-    tokens.push_back(fmt::format("t{}", i));
-    scores.push_back(-static_cast<float>(i));
-    types.push_back(1);  // NORMAL
-  }
-  m.add("tokenizer.ggml.model", gguf::string_value("llama"));
-  m.add("tokenizer.ggml.tokens", gguf::string_array(tokens));
-  m.add("tokenizer.ggml.scores", gguf::number_array(gguf::ValueType::kF32, scores));
-  m.add("tokenizer.ggml.token_type", gguf::number_array(gguf::ValueType::kI32, types));
-  m.add_u32("tokenizer.ggml.bos_token_id", 1);
-  m.add_u32("tokenizer.ggml.eos_token_id", 2);
-  m.add_u32("tokenizer.ggml.unknown_token_id", 0);
   return m;
 }
 
@@ -419,6 +405,8 @@ void write_synthetic_hf(const SyntheticModelSpec& spec, const fs::path& dir) {
     out << hf_config(spec, arch).dump(2) << "\n";
     if (!out.flush()) fail(ErrorCode::kIo, "cannot write '{}'", (dir / "config.json").string());
   }
+
+  write_synthetic_tokenizer_hf(synthetic_vocab(spec.vocab_size), dir);
 
   const std::vector<std::vector<WeightDesc>> units = describe(spec, arch);
   std::vector<const WeightDesc*> all;
@@ -459,6 +447,7 @@ void write_synthetic_gguf(const SyntheticModelSpec& spec, const fs::path& file) 
 
   gguf::Writer writer(3, 32);
   for (const auto& [key, value] : metadata.entries) writer.add(key, value);
+  add_synthetic_tokenizer_gguf(synthetic_vocab(spec.vocab_size), writer);
   for (const auto& [name, values] : extra) writer.add_tensor(name, ggml::Type::kF32, {static_cast<int64_t>(values.size())}, f32_bytes(values));
   // Weights are generated while the file is written, one tensor at a time.
   for (const auto& u : units) {

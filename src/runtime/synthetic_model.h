@@ -1,6 +1,7 @@
 // Writes small (or real-sized) decoder models with random weights in genuine file layouts, so
 // tests and benchmarks need no download:
-//   - a Hugging Face folder: config.json + model.safetensors (or shards + index),
+//   - a Hugging Face folder: config.json + model.safetensors (or shards + index) +
+//     tokenizer.json + tokenizer_config.json (runtime/synthetic_tokenizer.h),
 //   - a GGUF file following llama.cpp's conventions for the same weights.
 // Both forms of one spec and seed hold the same weights; a correct runtime computes the same
 // logits from either.

@@ -1,6 +1,7 @@
 // Tests of the two halves of the golden setup: the synthetic model writer
 // (src/runtime/synthetic_model.cpp) and the float64 reference forward pass (golden/reference_model.h).
 #include "golden/reference_model.h"
+#include "util/mapped_file.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -235,8 +236,9 @@ TEST_P(SyntheticArch, GgufHasLlamaCppNamesShapesAndMetadata) {
   EXPECT_EQ(tokens.strings[0], "<unk>");
   EXPECT_EQ(tokens.strings[1], "<s>");
   EXPECT_EQ(tokens.strings[2], "</s>");
-  EXPECT_EQ(tokens.strings[3], "t3");
-  EXPECT_EQ(tokens.strings[95], "t95");
+  EXPECT_EQ(tokens.strings[3], "\xE2\x96\x81") << "SentencePiece's word-start piece comes first";
+  EXPECT_EQ(tokens.strings[4], "a");
+  EXPECT_TRUE(f.find("tokenizer.chat_template") != nullptr);
   EXPECT_EQ(f.at("tokenizer.ggml.scores").as_array("scores").count, 96u);
   const gguf::Array& types = f.at("tokenizer.ggml.token_type").as_array("token_type");
   ASSERT_EQ(types.count, 96u);
@@ -763,6 +765,50 @@ TEST(ReferenceModel, RejectsWhatItCannotRun) {
   EXPECT_TRUE(fails_with([&] { ReferenceModel::load_hf(dir / "wide"); }, ErrorCode::kBadFormat, {"model.embed_tokens.weight"}));
   ReferenceModel m = ReferenceModel::load_hf(dir / "m");
   EXPECT_TRUE(fails_with([&] { m.forward({96}); }, ErrorCode::kInvalidArgument, {"96"}));
+}
+
+}  // namespace
+}  // namespace llmrt
+
+namespace llmrt {
+namespace {
+
+// The synthetic tokenizer: learnt merges when there is room, the same vocabulary in
+// tokenizer.json and in GGUF, byte fallback only when the 256 byte tokens fit.
+TEST(SyntheticTokenizer, SameVocabularyInBothForms) {
+  for (int64_t vocab : {96, 512, 2048}) {
+    SCOPED_TRACE(vocab);
+    SyntheticModelSpec s;
+    s.vocab_size = vocab;
+    TempDir dir;
+    write_synthetic_hf(s, dir / "hf");
+    write_synthetic_gguf(s, dir / "m.gguf");
+    nlohmann::json tok = nlohmann::json::parse(read_text_file(dir / "hf" / "tokenizer.json"));
+    nlohmann::json cfg = nlohmann::json::parse(read_text_file(dir / "hf" / "tokenizer_config.json"));
+    const gguf::File f = gguf::File::read(dir / "m.gguf");
+    const auto& tokens = f.at("tokenizer.ggml.tokens").as_array("tokens").strings;
+    ASSERT_EQ(static_cast<int64_t>(tokens.size()), vocab);
+    ASSERT_EQ(static_cast<int64_t>(tok["model"]["vocab"].size()), vocab) << "pieces are unique";
+    for (size_t i = 0; i < tokens.size(); ++i) ASSERT_EQ(tok["model"]["vocab"][tokens[i]].get<size_t>(), i) << tokens[i];
+    EXPECT_EQ(tok["model"]["byte_fallback"].get<bool>(), vocab >= 3 + 256 + 95);
+    EXPECT_EQ(cfg["chat_template"].get<std::string>(), f.at("tokenizer.chat_template").as_string("t"));
+    // Every merge joins two known pieces into a known piece, and ranks follow GGUF scores.
+    const auto& scores = f.at("tokenizer.ggml.scores").as_array("scores");
+    double last = 1e9;
+    for (const auto& m : tok["model"]["merges"]) {
+      std::string text = m.get<std::string>();
+      size_t sp = text.find(' ');
+      ASSERT_NE(sp, std::string::npos);
+      std::string merged = text.substr(0, sp) + text.substr(sp + 1);
+      ASSERT_TRUE(tok["model"]["vocab"].contains(merged)) << merged;
+      double score = scores.number(tok["model"]["vocab"][merged].get<uint64_t>());
+      EXPECT_LT(score, last) << merged;
+      last = score;
+    }
+    if (vocab >= 512) {
+      EXPECT_GT(tok["model"]["merges"].size(), 20u);
+    }
+  }
 }
 
 }  // namespace
