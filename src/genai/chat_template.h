@@ -21,9 +21,10 @@ class ChatTemplate {
   ChatTemplate& operator=(ChatTemplate&&) noexcept;
 
   // Renders with these variables (messages, add_generation_prompt, bos_token, eos_token,
-  // tools, ...: every key becomes a template variable). A raise_exception() in the template
-  // is an INVALID_ARGUMENT error carrying the template's message.
-  std::string render(const nlohmann::json& variables) const;
+  // tools, ...: every key becomes a template variable). Objects keep the caller's key order
+  // (ordered_json), which tojson and items() print. A raise_exception() in the template is an
+  // INVALID_ARGUMENT error carrying the template's message.
+  std::string render(const nlohmann::ordered_json& variables) const;
 
   struct Impl;
 

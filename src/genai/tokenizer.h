@@ -41,7 +41,8 @@ class Tokenizer {
 
   virtual std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options = {}) const = 0;
   // The text of `ids`; special tokens are left out when skip_special. Bytes that do not form
-  // whole UTF-8 characters are kept as they are (use StreamDecoder for streaming).
+  // whole UTF-8 characters become U+FFFD, as Hugging Face decodes (errors="replace"); the
+  // text is always valid UTF-8. StreamDecoder gives the same text piece by piece.
   virtual std::string decode(std::span<const int32_t> ids, bool skip_special = true) const = 0;
   // The raw bytes token `id` stands for in decoded text ("" for special tokens when skipped).
   virtual std::string token_bytes(int32_t id, bool skip_special = true) const = 0;

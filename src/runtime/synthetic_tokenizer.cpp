@@ -115,13 +115,32 @@ SyntheticVocab synthetic_vocab(int64_t vocab_size) {
       }
     }
   }
+  // Fill the rest with more reachable pieces: each known piece that starts a word (or any
+  // piece, in later rounds) extended by a letter, most frequent English letters first. Every
+  // new piece is a merge of two known pieces, so the tokenizer can produce it.
+  const std::string kLetters = "etaoinshrdlcumwfgypbvkjxqz";
+  for (int round = 0; static_cast<int64_t>(v.tokens.size()) < vocab_size && round < 8; ++round) {
+    const size_t known_before = v.tokens.size();
+    for (size_t i = 3; i < known_before && static_cast<int64_t>(v.tokens.size()) < vocab_size; ++i) {
+      const std::string& base = v.tokens[i];
+      if (v.types[i] != 1 || (round == 0 && base.rfind(kSpace, 0) != 0)) continue;
+      for (char c : kLetters) {
+        if (static_cast<int64_t>(v.tokens.size()) >= vocab_size) break;
+        const std::string letter(1, c), merged = base + letter;
+        if (!known.count(letter) || known.count(merged) || merged.size() > 16) continue;
+        v.merges.emplace_back(base, letter);
+        known.insert(merged);
+        add(merged, -static_cast<float>(v.merges.size() - 1), 1);
+      }
+    }
+  }
   for (int64_t i = static_cast<int64_t>(v.tokens.size()); i < vocab_size; ++i) add(fmt::format("<unused{}>", i), 0, 5);
   return v;
 }
 
 const std::string& synthetic_chat_template() {
   static const std::string t =
-      "{% if messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}\n{% endif %}"
+      "{% if messages and messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}\n{% endif %}"
       "{% for message in messages %}{% if message['role'] != 'system' %}"
       "{{ message['role'] }}: {{ message['content'] }}\n"
       "{% endif %}{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";

@@ -1,0 +1,236 @@
+// Pipeline: tokenizer + chat template + compiled model + sampler, one sequence at a time.
+//
+// Today one request runs the sequence directly. The design's single code path (a Pipeline as
+// continuous batching with one sequence) arrives with the serving engine.
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "genai/chat_template.h"
+#include "genai/sampler.h"
+#include "genai/stop_strings.h"
+#include "genai/tokenizer.h"
+#include "llmrt/genai.hpp"
+#include "llmrt/runtime.hpp"
+#include "store/gguf.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/mapped_file.h"
+
+namespace llmrt {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+}  // namespace
+
+struct Pipeline::Impl {
+  std::filesystem::path path;
+  std::string device;
+  Core core;
+  Model model;
+  std::optional<CompiledModel> compiled;
+  std::optional<InferRequest> request;
+  std::unique_ptr<genai::Tokenizer> tokenizer;
+  std::string template_source;
+  std::optional<genai::ChatTemplate> chat_template;
+  double load_time_ms = 0;
+
+  bool in_chat = false;
+  std::vector<ChatMessage> history;
+  std::vector<int32_t> cached;  // the tokens in the request's KV cache, in order
+
+  Impl(const std::filesystem::path& p, std::string_view dev, const PipelineOptions& options)
+      : path(p), device(dev), core(CoreOptions{options.plugin_dirs}) {
+    const auto t0 = Clock::now();
+    if (!std::filesystem::exists(path)) fail(ErrorCode::kNotFound, "model '{}' does not exist", path.string());
+    model = core.read_model(path);
+    if (std::filesystem::is_directory(path)) {
+      tokenizer = genai::Tokenizer::from_hf(path);
+    } else {
+      tokenizer = genai::Tokenizer::from_gguf(gguf::File::read(path));
+    }
+    if (tokenizer->vocab_size() > model.info().vocab_size) {
+      fail(ErrorCode::kBadFormat, "'{}': the tokenizer has {} tokens but the model's vocabulary only {}", path.string(),
+           tokenizer->vocab_size(), model.info().vocab_size);
+    }
+    if (auto t = tokenizer->chat_template()) {
+      template_source = *t;
+    } else if (std::filesystem::is_directory(path) && std::filesystem::exists(path / "chat_template.jinja")) {
+      template_source = read_text_file(path / "chat_template.jinja");
+    }
+    if (!template_source.empty()) chat_template.emplace(template_source);
+    compiled = core.compile(model, device, CompileOptions{options.max_context});
+    request = compiled->create_request();
+    load_time_ms = ms_since(t0);
+    log::info("pipeline: '{}' on {} loaded in {:.1f} ms", path.string(), compiled->device(), load_time_ms);
+  }
+
+  void require_template() const {
+    if (!chat_template) {
+      fail(ErrorCode::kNotFound, "'{}' has no chat template (tokenizer_config.json chat_template, chat_template.jinja or "
+           "GGUF tokenizer.chat_template)", path.string());
+    }
+  }
+
+  std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+    require_template();
+    nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+    for (const ChatMessage& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+    nlohmann::ordered_json vars = {{"messages", msgs}, {"add_generation_prompt", add_generation_prompt}};
+    auto special = [&](std::optional<int32_t> id) { return id ? tokenizer->token_text(*id) : std::string(); };
+    vars["bos_token"] = special(tokenizer->bos_id());
+    vars["eos_token"] = special(tokenizer->eos_id());
+    return chat_template->render(vars);
+  }
+
+  GenerationResult run(std::vector<int32_t> ids, const GenerationConfig& config, const Streamer& streamer, Clock::time_point t0) {
+    config.validate();
+    if (ids.empty()) fail(ErrorCode::kInvalidArgument, "the prompt is empty: it gave no tokens");
+    const int64_t context = compiled->max_context();
+    if (static_cast<int64_t>(ids.size()) >= context) {
+      fail(ErrorCode::kOutOfRange, "the prompt of {} tokens does not fit the context window of {} tokens (leave room for at "
+           "least one generated token, or compile with a larger max_context)", ids.size(), context);
+    }
+    // Reuse the cached prefix (chat turns), but always run at least one token for its logits.
+    size_t common = 0;
+    while (common < cached.size() && common < ids.size() && cached[common] == ids[common]) ++common;
+    if (common == ids.size()) --common;
+    request->reset(static_cast<int64_t>(common));
+    cached.resize(common);
+
+    GenerationResult result;
+    result.prompt_token_ids = ids;
+    result.perf.load_time_ms = load_time_ms;
+    result.perf.num_input_tokens = ids.size();
+
+    std::vector<int32_t> end_ids;
+    if (!config.ignore_eos) end_ids = tokenizer->stop_ids();
+    for (int64_t id : config.stop_token_ids) end_ids.push_back(static_cast<int32_t>(id));
+    genai::Sampler sampler(config, end_ids);
+    sampler.observe_prompt(ids);
+    genai::StreamDecoder decoder(*tokenizer);
+    genai::StopStrings stops(config.stop_strings, config.include_stop_str_in_output);
+    const int64_t vocab = request->vocab_size();
+
+    const auto prefill_start = Clock::now();
+    const std::vector<int32_t> fresh(ids.begin() + static_cast<std::ptrdiff_t>(common), ids.end());
+    std::vector<float> logits = request->infer(fresh);
+    cached.insert(cached.end(), fresh.begin(), fresh.end());
+    const double prefill_ms = ms_since(prefill_start);
+    result.perf.prefill_tps = prefill_ms > 0 ? static_cast<double>(fresh.size()) * 1000.0 / prefill_ms : 0;
+    std::vector<float> row(logits.end() - vocab, logits.end());
+
+    std::vector<Clock::time_point> token_times;
+    bool cancelled = false, stopped = false;
+    auto emit = [&](const std::string& text) {
+      if (text.empty()) return;
+      result.text += text;
+      if (streamer && streamer(text)) cancelled = true;
+    };
+    while (true) {
+      float lp = 0;
+      const int32_t token = sampler.next(row, config.logprobs > 0 ? &lp : nullptr);
+      token_times.push_back(Clock::now());
+      result.generated_token_ids.push_back(token);
+      if (config.logprobs > 0) result.logprobs.push_back(lp);
+      if (std::find(end_ids.begin(), end_ids.end(), token) != end_ids.end()) {
+        stopped = true;
+        break;
+      }
+      auto step = stops.push(decoder.push(token));
+      emit(step.emit);
+      if (step.stopped) {
+        stopped = true;
+        break;
+      }
+      if (cancelled) break;
+      if (sampler.generated() >= config.max_new_tokens || request->n_past() + 1 > context) break;
+      const std::vector<int32_t> next = {token};
+      logits = request->infer(next);
+      cached.push_back(token);
+      row.assign(logits.begin(), logits.end());
+    }
+    if (!stopped && !cancelled) {
+      auto step = stops.push(decoder.flush());
+      emit(step.emit);
+      stopped = step.stopped;
+      if (!stopped) emit(stops.flush());
+    }
+    result.finish_reason = cancelled ? FinishReason::kCancelled : stopped ? FinishReason::kStop : FinishReason::kLength;
+
+    PerfMetrics& p = result.perf;
+    p.num_generated_tokens = result.generated_token_ids.size();
+    p.ttft_ms = std::chrono::duration<double, std::milli>(token_times.front() - t0).count();
+    if (token_times.size() > 1) {
+      p.tpot_ms = std::chrono::duration<double, std::milli>(token_times.back() - token_times.front()).count() /
+                  static_cast<double>(token_times.size() - 1);
+      p.throughput_tps = p.tpot_ms > 0 ? 1000.0 / p.tpot_ms : 0;
+    }
+    p.generate_time_ms = ms_since(t0);
+    return result;
+  }
+};
+
+Pipeline::Pipeline(const std::filesystem::path& model, std::string_view device, const PipelineOptions& options)
+    : impl_(std::make_unique<Impl>(model, device, options)) {}
+Pipeline::~Pipeline() = default;
+Pipeline::Pipeline(Pipeline&&) noexcept = default;
+Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
+
+GenerationResult Pipeline::generate(std::string_view prompt, const GenerationConfig& config, const Streamer& streamer) {
+  const auto t0 = Clock::now();
+  if (!impl_->in_chat) {
+    impl_->cached.clear();  // a fresh sequence every call
+    return impl_->run(encode(prompt, true), config, streamer, t0);
+  }
+  impl_->history.push_back({"user", std::string(prompt)});
+  try {
+    const std::string text = impl_->render(impl_->history, true);
+    GenerationResult r = impl_->run(impl_->tokenizer->encode(text, {.add_special_tokens = false, .parse_special = true}), config,
+                                    streamer, t0);
+    impl_->history.push_back({"assistant", r.text});
+    return r;
+  } catch (...) {
+    impl_->history.pop_back();  // the turn did not happen
+    throw;
+  }
+}
+
+GenerationResult Pipeline::generate(const std::vector<ChatMessage>& messages, const GenerationConfig& config,
+                                    const Streamer& streamer) {
+  const auto t0 = Clock::now();
+  const std::string text = impl_->render(messages, true);
+  if (!impl_->in_chat) impl_->cached.clear();
+  return impl_->run(impl_->tokenizer->encode(text, {.add_special_tokens = false, .parse_special = true}), config, streamer, t0);
+}
+
+void Pipeline::start_chat(const std::string& system_message) {
+  impl_->require_template();  // fails now, clearly, when there is no template
+  impl_->in_chat = true;
+  impl_->history.clear();
+  impl_->cached.clear();
+  if (!system_message.empty()) impl_->history.push_back({"system", system_message});
+}
+
+void Pipeline::finish_chat() {
+  impl_->in_chat = false;
+  impl_->history.clear();
+  impl_->cached.clear();
+}
+
+const std::vector<ChatMessage>& Pipeline::chat_history() const { return impl_->history; }
+
+std::vector<int32_t> Pipeline::encode(std::string_view text, bool add_special_tokens) const {
+  return impl_->tokenizer->encode(text, {.add_special_tokens = add_special_tokens, .parse_special = false});
+}
+
+std::string Pipeline::decode(const std::vector<int32_t>& ids) const { return impl_->tokenizer->decode(ids); }
+std::string Pipeline::chat_template() const { return impl_->template_source; }
+std::string Pipeline::apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+  return impl_->render(messages, add_generation_prompt);
+}
+int64_t Pipeline::max_context() const { return impl_->compiled->max_context(); }
+const std::string& Pipeline::device() const { return impl_->compiled->device(); }
+
+}  // namespace llmrt
