@@ -1,12 +1,10 @@
 // llmrt-inspect, run as a user would on files made by our writers.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <fstream>
-#include <cstdio>
 #include <string>
 
+#include "apps/program.h"
 #include "store/gguf.h"
 #include "store/safetensors.h"
 #include "store/test_files.h"
@@ -17,20 +15,10 @@ namespace {
 using testing_util::as_bytes;
 using testing_util::TempDir;
 
-struct ToolRun {
-  int exit_code;
-  std::string out;  // stdout and stderr
-};
-
-ToolRun inspect(const std::string& arg) {
-  std::string cmd = std::string(LLMRT_INSPECT_PATH) + " '" + arg + "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ToolRun r{-1, {}};
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// stdout and stderr together, as a person reading the terminal sees them.
+testing_util::ProgramRun inspect(const std::string& arg) {
+  testing_util::ProgramRun r = testing_util::run_program(std::string(LLMRT_INSPECT_PATH) + " '" + arg + "'");
+  r.out += r.err;
   return r;
 }
 
@@ -46,7 +34,7 @@ TEST(Inspect, GgufMetadataAndTensorTable) {
   ggml::quantize_row(ggml::Type::kQ8_0, v.data(), q.data(), 64);
   w.add_tensor("blk.0.attn_q.weight", ggml::Type::kQ8_0, {1, 64}, q);
   w.write(dir / "m.gguf");
-  ToolRun r = inspect((dir / "m.gguf").string());
+  testing_util::ProgramRun r = inspect((dir / "m.gguf").string());
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("GGUF v3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"llama\""), std::string::npos) << r.out;
@@ -62,11 +50,11 @@ TEST(Inspect, SafetensorsFileAndFolder) {
   std::vector<float> v(6, 1.0f);
   safetensors::write(dir / "model.safetensors", {{"lm_head.weight", StoredType::kF32, {2, 3}, as_bytes(v)}});
   { std::ofstream(dir / "config.json") << R"({"model_type": "llama", "hidden_size": 3})"; }
-  ToolRun f = inspect((dir / "model.safetensors").string());
+  testing_util::ProgramRun f = inspect((dir / "model.safetensors").string());
   EXPECT_EQ(f.exit_code, 0) << f.out;
   EXPECT_NE(f.out.find("lm_head.weight"), std::string::npos) << f.out;
   EXPECT_NE(f.out.find("F32"), std::string::npos) << f.out;
-  ToolRun d = inspect(dir.path().string());
+  testing_util::ProgramRun d = inspect(dir.path().string());
   EXPECT_EQ(d.exit_code, 0) << d.out;
   EXPECT_NE(d.out.find("model_type"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find("24 B"), std::string::npos) << d.out;
@@ -74,11 +62,11 @@ TEST(Inspect, SafetensorsFileAndFolder) {
 
 TEST(Inspect, BadFilesExitOneWithTheReason) {
   TempDir dir;
-  ToolRun missing = inspect((dir / "nope.gguf").string());
+  testing_util::ProgramRun missing = inspect((dir / "nope.gguf").string());
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.out.find("nope.gguf"), std::string::npos) << missing.out;
   testing_util::write_bytes(dir / "junk.bin", std::vector<std::byte>(64, std::byte{0x41}));
-  ToolRun junk = inspect((dir / "junk.bin").string());
+  testing_util::ProgramRun junk = inspect((dir / "junk.bin").string());
   EXPECT_EQ(junk.exit_code, 1);
   EXPECT_NE(junk.out.find("junk.bin"), std::string::npos) << junk.out;
   EXPECT_EQ(junk.out.find("internal error"), std::string::npos) << junk.out;
