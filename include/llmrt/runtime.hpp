@@ -48,6 +48,10 @@ struct ModelInfo {
   int64_t vocab_size = 0, hidden_size = 0, num_layers = 0, num_heads = 0, num_kv_heads = 0, head_dim = 0;
   int64_t intermediate_size = 0, max_position_embeddings = 0;
   int64_t bos_token_id = -1, eos_token_id = -1;
+  uint64_t weight_bytes = 0;         // all tensors as stored
+  uint64_t decode_weight_bytes = 0;  // bytes one decoded token reads: all but the embedding table
+                                     // (one row of it), unless it doubles as the output head
+  std::string weight_types;          // stored types and their shares, e.g. "q4_0 88%, q6_k 12%"
 };
 
 struct CompileOptions {

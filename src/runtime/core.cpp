@@ -151,6 +151,23 @@ Model Core::read_model(const std::filesystem::path& path) const {
   i.max_position_embeddings = c.max_position_embeddings;
   i.bos_token_id = c.bos_token_id;
   i.eos_token_id = c.eos_token_id;
+  std::map<std::string, uint64_t> by_type;
+  for (const Tensor& t : impl->loaded->tensors.tensors()) {
+    i.weight_bytes += t.storage_bytes();
+    by_type[std::string(to_string(t.type))] += t.storage_bytes();
+  }
+  i.decode_weight_bytes = i.weight_bytes;
+  const std::string embed = tensor_names(c.format).embed;
+  if (!c.tie_word_embeddings) {
+    if (const Tensor* e = impl->loaded->tensors.find(embed)) i.decode_weight_bytes -= e->storage_bytes();
+  }
+  std::vector<std::pair<uint64_t, std::string>> shares;
+  for (const auto& [type, bytes] : by_type) shares.emplace_back(bytes, type);
+  std::sort(shares.rbegin(), shares.rend());
+  for (const auto& [bytes, type] : shares) {
+    i.weight_types += fmt::format("{}{} {:.0f}%", i.weight_types.empty() ? "" : ", ", type,
+                                  100.0 * static_cast<double>(bytes) / static_cast<double>(std::max<uint64_t>(i.weight_bytes, 1)));
+  }
   Model m;
   m.impl_ = std::move(impl);
   return m;

@@ -70,6 +70,28 @@ TEST_F(Tools, RunErrorsAreClearWithExitCodes) {
   EXPECT_NE(usage.err.find("-m MODEL is required"), std::string::npos) << usage.err;
 }
 
+TEST_F(Tools, BenchJsonReportsEveryConfiguration) {
+  ProgramRun r = run(std::string(LLMRT_BENCH) + " -m " + model() + " -p 4,9 -n 3 -r 2 -t 1 --no-bandwidth --json", *dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["threads"], 1);
+  EXPECT_EQ(j["results"][1]["prompt_tokens"], 9);
+  for (const auto& res : j["results"]) {
+    EXPECT_EQ(res["gen_tokens"], 3);
+    for (const char* k : {"ttft_ms", "tpot_ms", "prefill_tps", "decode_tps", "load_ms", "peak_rss_mb"}) {
+      ASSERT_TRUE(res.contains(k)) << k;
+      EXPECT_GT(res[k].get<double>(), 0) << k;
+    }
+    EXPECT_LE(res["ttft_ms_min"].get<double>(), res["ttft_ms"].get<double>());
+    EXPECT_GE(res["tpot_ms_max"].get<double>(), res["tpot_ms"].get<double>());
+  }
+  EXPECT_GT(j["decode_weight_bytes"].get<uint64_t>(), 0u);
+  EXPECT_LT(j["decode_weight_bytes"].get<uint64_t>(), j["weight_bytes"].get<uint64_t>()) << "the embedding table is not read whole";
+  ProgramRun bad = run(std::string(LLMRT_BENCH) + " -m " + model() + " -p 4,x", *dir_);
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
 TEST_F(Tools, ChatReadsTurnsFromStdin) {
   ProgramRun r = run("printf 'hello\\nand you?\\n/exit\\n' | " + std::string(LLMRT_RUN) + " -m " + model() + " --chat -n 3", *dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
