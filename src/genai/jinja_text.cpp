@@ -1,6 +1,5 @@
 #include "genai/jinja_text.h"
 
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -51,23 +50,6 @@ uint32_t next_codepoint(std::string_view s, size_t& pos) {
   return cp;
 }
 
-void append_utf8(std::string& dst, uint32_t cp) {
-  if (cp < 0x80) {
-    dst += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    dst += static_cast<char>(0xC0 | (cp >> 6));
-    dst += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    dst += static_cast<char>(0xE0 | (cp >> 12));
-    dst += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    dst += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    dst += static_cast<char>(0xF0 | (cp >> 18));
-    dst += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    dst += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    dst += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 size_t codepoint_count(std::string_view s) {
   if (is_ascii(s)) return s.size();

@@ -12,12 +12,14 @@
 #include <string_view>
 #include <vector>
 
+#include "util/utf8.h"
+
 namespace llmrt::genai::jinja {
 
 bool is_ascii(std::string_view s);
 // Decodes the code point at `pos` and advances `pos`; an invalid byte decodes as itself.
 uint32_t next_codepoint(std::string_view s, size_t& pos);
-void append_utf8(std::string& dst, uint32_t cp);
+using llmrt::append_utf8;  // util/utf8.h
 size_t codepoint_count(std::string_view s);
 // Byte offset of every code point, plus s.size() at the end (size = count + 1).
 std::vector<size_t> codepoint_offsets(std::string_view s);

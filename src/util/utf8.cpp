@@ -36,6 +36,24 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
+void append_utf8(std::string& dst, uint32_t cp) {
+  if (cp < 0x80) {
+    dst += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    dst += static_cast<char>(0xC0 | (cp >> 6));
+    dst += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    dst += static_cast<char>(0xE0 | (cp >> 12));
+    dst += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    dst += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    dst += static_cast<char>(0xF0 | (cp >> 18));
+    dst += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    dst += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    dst += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
 std::string printable(std::string_view s, size_t max_bytes) {
   std::string out;
   for (size_t i = 0; i < s.size();) {
