@@ -266,7 +266,11 @@ json attr_json(const AttrValue& a) {
 
 AttrValue attr_from_json(const json& j, std::string_view key) {
   if (!j.is_object() || j.size() != 1) fail(ErrorCode::kBadFormat, "graph JSON: attribute '{}' must be an object with one member", key);
-  const auto& [type, v] = *j.items().begin();
+  // (Not a structured binding to *j.items().begin(): that proxy is a temporary whose key()
+  // would dangle.)
+  const auto it = j.begin();
+  const std::string type = it.key();
+  const json& v = it.value();
   if (type == "i" && v.is_number_integer()) return v.get<int64_t>();
   if (type == "f" && v.is_number()) return v.get<double>();
   if (type == "s" && v.is_string()) return v.get<std::string>();

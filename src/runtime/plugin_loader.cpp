@@ -39,7 +39,9 @@ Plugin::~Plugin() {
 std::shared_ptr<Plugin> Plugin::load(const std::filesystem::path& path) {
   std::shared_ptr<Plugin> p(new Plugin());
   p->path_ = path;
-  p->handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: a plugin stays mapped after dlclose. Plugins start threads (the CPU plugin's
+  // OpenMP pool) that outlive its shutdown; unmapping their code under them would crash.
+  p->handle_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!p->handle_) {
     const char* why = ::dlerror();
     fail(ErrorCode::kIo, "cannot load plugin '{}': {}", path.string(), why ? why : "unknown dlopen error");

@@ -122,7 +122,7 @@ SyntheticVocab synthetic_vocab(int64_t vocab_size) {
   for (int round = 0; static_cast<int64_t>(v.tokens.size()) < vocab_size && round < 8; ++round) {
     const size_t known_before = v.tokens.size();
     for (size_t i = 3; i < known_before && static_cast<int64_t>(v.tokens.size()) < vocab_size; ++i) {
-      const std::string& base = v.tokens[i];
+      const std::string base = v.tokens[i];  // a copy: add() below grows v.tokens
       if (v.types[i] != 1 || (round == 0 && base.rfind(kSpace, 0) != 0)) continue;
       for (char c : kLetters) {
         if (static_cast<int64_t>(v.tokens.size()) >= vocab_size) break;

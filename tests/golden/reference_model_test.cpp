@@ -776,7 +776,7 @@ namespace {
 // The synthetic tokenizer: learnt merges when there is room, the same vocabulary in
 // tokenizer.json and in GGUF, byte fallback only when the 256 byte tokens fit.
 TEST(SyntheticTokenizer, SameVocabularyInBothForms) {
-  for (int64_t vocab : {96, 512, 2048}) {
+  for (int64_t vocab : {96, 512, 2048, 32000}) {
     SCOPED_TRACE(vocab);
     SyntheticModelSpec s;
     s.vocab_size = vocab;
