@@ -5,6 +5,7 @@
 #include <limits>
 #include <numeric>
 
+#include "kernels/cpu/dot.h"
 #include "plugins/cpu/onednn_matmul.h"
 #include "util/error.h"
 #include "util/threads.h"
@@ -110,7 +111,8 @@ void fully_connected(const Node& n, const std::vector<Operand>& in, Activation& 
   if (w.type == StoredType::kF32 && t > 0) {
     onednn_matmul_f32(x, reinterpret_cast<const float*>(w.data.data()), y, t, k, rows_out);
   } else {
-    // Decode a block of weight rows at a time and dot it with every token.
+    // Decode a block of weight rows at a time (in cache) and dot it with every token
+    // (kernels/cpu/dot.h: AVX-512 / AVX2 / scalar, chosen at run time).
     parallel_for(rows_out, 16, [&](int64_t begin, int64_t end) {
       std::vector<float> rows(static_cast<size_t>(std::min<int64_t>(end - begin, 64) * k));
       for (int64_t r0 = begin; r0 < end; r0 += 64) {
@@ -119,10 +121,7 @@ void fully_connected(const Node& n, const std::vector<Operand>& in, Activation& 
         for (int64_t tok = 0; tok < t; ++tok) {
           const float* xr = x + tok * k;
           for (int64_t r = 0; r < cnt; ++r) {
-            const float* wr = rows.data() + r * k;
-            double acc = 0;
-            for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(xr[i]) * wr[i];
-            y[tok * rows_out + r0 + r] = static_cast<float>(acc);
+            y[tok * rows_out + r0 + r] = kernels::dot_f32(xr, rows.data() + r * k, static_cast<size_t>(k));
           }
         }
       }
