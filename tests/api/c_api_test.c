@@ -7,14 +7,7 @@
 #include "llmrt/status.h"
 #include "llmrt/version.h"
 
-static int failures = 0;
-#define CHECK(cond)                                              \
-  do {                                                           \
-    if (!(cond)) {                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                \
-    }                                                            \
-  } while (0)
+#include "c_check.h"
 
 static int calls = 0;
 static void on_log(llmrt_log_level level, const char* message, void* user) {

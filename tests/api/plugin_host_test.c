@@ -10,14 +10,7 @@
 
 #include "llmrt/plugin/plugin_abi.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-      ++failures;                                                                \
-    }                                                                            \
-  } while (0)
+#include "c_check.h"
 
 static int log_lines = 0;
 static void host_log(void* data, llmrt_log_level level, const char* message) {
