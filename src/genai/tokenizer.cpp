@@ -36,15 +36,6 @@ bool is_single_char(std::string_view text) {
   return !text.empty() && utf8_length(static_cast<unsigned char>(text[0])) >= text.size();
 }
 
-size_t first_invalid_utf8(std::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    size_t len = utf8_valid_length(text, i);
-    if (len == 0) return i;
-    i += len;
-  }
-  return text.size();
-}
-
 }  // namespace
 
 struct TokenizerImpl::Scratch {
@@ -277,8 +268,7 @@ std::string TokenizerImpl::decode(std::span<const int32_t> ids, bool skip_specia
 
 std::vector<int32_t> TokenizerImpl::encode(std::string_view text, const EncodeOptions& options) const {
   // One validation for the whole text: every regex match after this skips PCRE2's UTF check.
-  if (!is_valid_utf8(text)) {
-    size_t at = first_invalid_utf8(text);
+  if (const size_t at = first_invalid_utf8(text); at != text.size()) {
     fail(ErrorCode::kInvalidArgument, "encode: the text is not valid UTF-8 (byte 0x{:02X} at offset {})",
          static_cast<unsigned char>(text[at]), at);
   }

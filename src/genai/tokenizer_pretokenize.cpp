@@ -144,49 +144,6 @@ size_t utf8_decode(std::string_view s, size_t i, uint32_t& codepoint) {
   return len;
 }
 
-namespace {
-// The allowed range of the second byte after each lead byte (RFC 3629 table).
-bool second_byte_ok(unsigned char lead, unsigned char second) {
-  if ((second & 0xC0) != 0x80) return false;
-  if (lead == 0xE0) return second >= 0xA0;
-  if (lead == 0xED) return second <= 0x9F;
-  if (lead == 0xF0) return second >= 0x90;
-  if (lead == 0xF4) return second <= 0x8F;
-  return true;
-}
-size_t expected_length(unsigned char lead) {
-  if (lead < 0x80) return 1;
-  if (lead >= 0xC2 && lead <= 0xDF) return 2;
-  if (lead >= 0xE0 && lead <= 0xEF) return 3;
-  if (lead >= 0xF0 && lead <= 0xF4) return 4;
-  return 0;
-}
-}  // namespace
-
-size_t utf8_valid_length(std::string_view s, size_t i) {
-  auto lead = static_cast<unsigned char>(s[i]);
-  size_t len = expected_length(lead);
-  if (len <= 1) return len;
-  if (i + len > s.size()) return 0;
-  if (!second_byte_ok(lead, static_cast<unsigned char>(s[i + 1]))) return 0;
-  for (size_t k = 2; k < len; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  }
-  return len;
-}
-
-bool utf8_incomplete_prefix(std::string_view s) {
-  if (s.empty()) return false;
-  auto lead = static_cast<unsigned char>(s[0]);
-  size_t len = expected_length(lead);
-  if (len <= 1 || s.size() >= len) return false;
-  if (s.size() >= 2 && !second_byte_ok(lead, static_cast<unsigned char>(s[1]))) return false;
-  for (size_t k = 2; k < s.size(); ++k) {
-    if ((static_cast<unsigned char>(s[k]) & 0xC0) != 0x80) return false;
-  }
-  return true;
-}
-
 std::string byte_level_decode(std::string_view token_text) {
   const ByteLevelMap& map = ByteLevelMap::get();
   std::string out;

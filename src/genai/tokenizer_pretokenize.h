@@ -80,12 +80,8 @@ size_t utf8_decode(std::string_view s, size_t i, uint32_t& codepoint);
 inline size_t utf8_length(unsigned char lead) {
   return lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : lead < 0xF8 ? 4 : 1;
 }
-// Length of the valid UTF-8 character at s[i] (RFC 3629: no overlongs, surrogates or values
-// above U+10FFFF), or 0 when the bytes there are not one.
-size_t utf8_valid_length(std::string_view s, size_t i);
-// Whether s (shorter than a whole character) can still become one valid character when more
-// bytes follow: a lead byte and continuation bytes that fit it.
-bool utf8_incomplete_prefix(std::string_view s);
+// Strict UTF-8 checks (utf8_sequence_length, utf8_incomplete_prefix, first_invalid_utf8) are
+// in util/utf8.h.
 
 // `text` with every byte sequence that is not a whole UTF-8 character replaced by U+FFFD
 // (one per maximal invalid start of a character), as the stream decoder emits it.

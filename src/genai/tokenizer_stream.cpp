@@ -10,6 +10,7 @@
 
 #include "genai/tokenizer.h"
 #include "genai/tokenizer_pretokenize.h"
+#include "util/utf8.h"
 
 namespace llmrt::genai {
 namespace {
@@ -23,16 +24,16 @@ std::string drain(std::string& pending, bool final) {
   size_t i = 0;
   const size_t n = pending.size();
   while (i < n) {
-    if (size_t len = detail::utf8_valid_length(pending, i); len > 0) {
+    if (size_t len = utf8_sequence_length(pending, i); len > 0) {
       out.append(pending, i, len);
       i += len;
       continue;
     }
     std::string_view rest(pending.data() + i, n - i);
-    if (!final && detail::utf8_incomplete_prefix(rest)) break;
+    if (!final && utf8_incomplete_prefix(rest)) break;
     // One U+FFFD for the longest start of a character found here (at least one byte).
     size_t bad = 1;
-    while (bad < rest.size() && detail::utf8_incomplete_prefix(rest.substr(0, bad + 1))) ++bad;
+    while (bad < rest.size() && utf8_incomplete_prefix(rest.substr(0, bad + 1))) ++bad;
     out += kReplacement;
     i += bad;
   }

@@ -58,11 +58,6 @@ Tensor quantize(std::string name, const Shape& shape, std::span<const float> src
   }
 }
 
-void dequantize(const Tensor& t, float* dst) {
-  t.validate();
-  dequantize_rows(t, 0, t.rows(), dst);
-}
-
 void dequantize_rows(const Tensor& t, int64_t first, int64_t count, float* dst) {
   switch (t.type) {
     case StoredType::kInt8Sym:

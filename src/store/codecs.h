@@ -24,8 +24,8 @@ struct QuantizeOptions {
 // (llmrt::Error): INVALID_ARGUMENT for NaN/inf input (naming the element), a group size that
 // does not divide cols, or a scale that overflows f16.
 Tensor quantize(std::string name, const Shape& shape, std::span<const float> src, const QuantizeOptions& options);
-void dequantize(const Tensor& t, float* dst);
-// Rows [first, first + count) of a compressed tensor (the caller checked the range).
+// Rows [first, first + count) of a compressed tensor (the caller checked the range); whole
+// tensors decode through Tensor::dequantize.
 void dequantize_rows(const Tensor& t, int64_t first, int64_t count, float* dst);
 // Plane sizes of a compressed tensor; BAD_FORMAT naming the tensor for a bad grouping.
 PlaneSizes plane_sizes(const Tensor& t);

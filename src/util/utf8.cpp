@@ -8,32 +8,77 @@
 namespace llmrt {
 namespace {
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is invalid.
-size_t sequence_length(std::string_view s, size_t i) {
-  auto b = [&](size_t k) { return static_cast<uint8_t>(s[i + k]); };
-  uint8_t c = b(0);
-  if (c < 0x80) return 1;
-  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-  if (len == 0 || c > 0xF4 || i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((b(k) & 0xC0) != 0x80) return 0;
-  }
-  if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
-  if (c == 0xED && b(1) > 0x9F) return 0;  // surrogate
-  if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
-  if (c == 0xF4 && b(1) > 0x8F) return 0;  // above U+10FFFF
-  return len;
+// The lead byte's sequence length, 0 for bytes that cannot start a character.
+size_t expected_length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) return 2;
+  if (lead >= 0xE0 && lead <= 0xEF) return 3;
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  return 0;
+}
+
+// The allowed range of the second byte after each lead byte (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF).
+bool second_byte_ok(unsigned char lead, unsigned char second) {
+  if ((second & 0xC0) != 0x80) return false;
+  if (lead == 0xE0) return second >= 0xA0;
+  if (lead == 0xED) return second <= 0x9F;
+  if (lead == 0xF0) return second >= 0x90;
+  if (lead == 0xF4) return second <= 0x8F;
+  return true;
 }
 
 }  // namespace
 
-bool is_valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    size_t len = sequence_length(s, i);
-    if (len == 0) return false;
-    i += len;
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  const auto lead = static_cast<unsigned char>(s[i]);
+  const size_t len = expected_length(lead);
+  if (len <= 1) return len;
+  if (i + len > s.size() || !second_byte_ok(lead, static_cast<unsigned char>(s[i + 1]))) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  return len;
+}
+
+bool utf8_incomplete_prefix(std::string_view s) {
+  if (s.empty()) return false;
+  const auto lead = static_cast<unsigned char>(s[0]);
+  const size_t len = expected_length(lead);
+  if (len <= 1 || s.size() >= len) return false;
+  if (s.size() >= 2 && !second_byte_ok(lead, static_cast<unsigned char>(s[1]))) return false;
+  for (size_t k = 2; k < s.size(); ++k) {
+    if ((static_cast<unsigned char>(s[k]) & 0xC0) != 0x80) return false;
   }
   return true;
+}
+
+size_t first_invalid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = utf8_sequence_length(s, i);
+    if (len == 0) return i;
+    i += len;
+  }
+  return s.size();
+}
+
+bool is_valid_utf8(std::string_view s) { return first_invalid_utf8(s) == s.size(); }
+
+std::string printable(std::string_view s, size_t max_bytes) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    if (out.size() >= max_bytes) return out + "...";
+    const size_t len = utf8_sequence_length(s, i);
+    const auto c = static_cast<uint8_t>(s[i]);
+    if (len == 0 || (len == 1 && (c < 0x20 || c == 0x7F))) {
+      out += fmt::format("\\x{:02X}", c);
+      ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
 }
 
 void append_utf8(std::string& dst, uint32_t cp) {
@@ -54,21 +99,5 @@ void append_utf8(std::string& dst, uint32_t cp) {
   }
 }
 
-std::string printable(std::string_view s, size_t max_bytes) {
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    if (out.size() >= max_bytes) return out + "...";
-    size_t len = sequence_length(s, i);
-    auto c = static_cast<uint8_t>(s[i]);
-    if (len == 0 || (len == 1 && (c < 0x20 || c == 0x7F))) {
-      out += fmt::format("\\x{:02X}", c);
-      ++i;
-    } else {
-      out.append(s.substr(i, len));
-      i += len;
-    }
-  }
-  return out;
-}
 
 }  // namespace llmrt
