@@ -34,6 +34,15 @@ std::vector<int64_t> strides(const Shape& s) {
 
 uint32_t* out_words(Activation& out) { return static_cast<uint32_t*>(out.raw()); }
 
+// Per-thread scratch that keeps its capacity across calls, so the decode loop does not
+// allocate once it has warmed up (each OpenMP worker has its own).
+template <class T>
+std::vector<T>& scratch(size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer;
+}
+
 void binary(const Node& n, const std::vector<Operand>& in, Activation& out, bool add) {
   const Shape &a = in[0].shape(), &b = in[1].shape();
   Shape o(std::max(a.size(), b.size()), 1);
@@ -114,7 +123,7 @@ void fully_connected(const Node& n, const std::vector<Operand>& in, Activation& 
     // Decode a block of weight rows at a time (in cache) and dot it with every token
     // (kernels/cpu/dot.h: AVX-512 / AVX2 / scalar, chosen at run time).
     parallel_for(rows_out, 16, [&](int64_t begin, int64_t end) {
-      std::vector<float> rows(static_cast<size_t>(std::min<int64_t>(end - begin, 64) * k));
+      std::vector<float>& rows = scratch<float>(static_cast<size_t>(std::min<int64_t>(end - begin, 64) * k));
       for (int64_t r0 = begin; r0 < end; r0 += 64) {
         const int64_t cnt = std::min<int64_t>(64, end - r0);
         w.dequantize_rows(r0, cnt, rows.data());
@@ -376,7 +385,7 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
   if (heads_layout) {  // [heads, T, hd], causal over these T keys
     const int64_t t_count = in[0].shape()[1];
     parallel_for(heads * t_count, 1, [&](int64_t begin, int64_t end) {
-      std::vector<double> scores;
+      std::vector<double>& scores = scratch<double>(0);
       for (int64_t job = begin; job < end; ++job) {
         const int64_t h = job / t_count, t = job % t_count, kvh = h / group;
         attend(in[0].f() + (h * t_count + t) * hd, in[1].f() + kvh * t_count * hd, in[2].f() + kvh * t_count * hd, hd,
@@ -405,7 +414,7 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
     first_pos = ctx.n_past;
   }
   parallel_for(t_count * heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<double> scores;
+    std::vector<double>& scores = scratch<double>(0);
     for (int64_t job = begin; job < end; ++job) {
       const int64_t t = job / heads, h = job % heads, kvh = h / group;
       attend(in[0].f() + (t * heads + h) * hd, k_base + kvh * hd, v_base + kvh * hd, width, first_key(first_pos + t),
