@@ -143,6 +143,11 @@ int main(int argc, char** argv) {
   llmrt_tensor out;
   CHECK(api->execute(request, 1, &wrong, 1, &out, 1, &err) == LLMRT_ERR_INVALID_ARGUMENT && strlen(err.message) > 0);
   CHECK(api->execute(request, 1, &wrong, 0, &out, 1, NULL) == LLMRT_ERR_INVALID_ARGUMENT); /* NULL error record allowed */
+  /* NULL pointers from the host are errors with messages, never crashes. */
+  CHECK(api->execute(request, 1, NULL, 1, &out, 1, &err) == LLMRT_ERR_INVALID_ARGUMENT && strstr(err.message, "NULL") != NULL);
+  CHECK(api->device_info(plugin, 0, NULL, &err) == LLMRT_ERR_INVALID_ARGUMENT);
+  CHECK(api->compile(plugin, 0, kGraph, NULL, 1, &options, &bad, &err) == LLMRT_ERR_INVALID_ARGUMENT);
+  CHECK(api->request_reset(NULL, 0, &err) == LLMRT_ERR_INVALID_ARGUMENT);
   CHECK(api->request_reset(request, 0, &err) == LLMRT_OK);
   CHECK(api->request_reset(request, 5, &err) == LLMRT_ERR_INVALID_ARGUMENT);
 

@@ -44,12 +44,18 @@ void copy_text(char* dst, size_t cap, std::string_view text) {
   dst[n] = '\0';
 }
 
+// The host's pointers are checked at the boundary: a NULL gets an error, never a crash.
+void require(const void* p, const char* what) {
+  if (!p) fail(ErrorCode::kInvalidArgument, "{} is NULL", what);
+}
+
 void check_device(uint32_t device) {
   if (device != 0) fail(ErrorCode::kNotFound, "CPU plugin has one device (0), not {}", device);
 }
 
 llmrt_status init(const llmrt_host_api* host, void** plugin, llmrt_error* err) {
   return plugin::guard(err, [&] {
+    require(plugin, "init(): plugin");
     if (!host || host->abi_version != LLMRT_PLUGIN_ABI_VERSION || host->struct_size < sizeof(llmrt_host_api)) {
       fail(ErrorCode::kVersionMismatch, "the host's services table is missing or of another ABI version");
     }
@@ -68,12 +74,16 @@ void shutdown(void* plugin) {
 }
 
 llmrt_status device_count(void*, uint32_t* count, llmrt_error* err) {
-  return plugin::guard(err, [&] { *count = 1; });
+  return plugin::guard(err, [&] {
+    require(count, "device_count(): count");
+    *count = 1;
+  });
 }
 
 llmrt_status device_info(void*, uint32_t device, llmrt_device_info* info, llmrt_error* err) {
   return plugin::guard(err, [&] {
     check_device(device);
+    require(info, "device_info(): info");
     std::memset(info, 0, sizeof *info);
     const CpuFeatures& f = cpu_features();
     copy_text(info->name, sizeof info->name, "CPU");
@@ -96,6 +106,7 @@ llmrt_status device_info(void*, uint32_t device, llmrt_device_info* info, llmrt_
 llmrt_status supports(void*, uint32_t device, const char* node_json, int32_t* supported, llmrt_error* err) {
   return plugin::guard(err, [&] {
     check_device(device);
+    require(supported, "supports(): supported");
     nlohmann::json node = nlohmann::json::parse(node_json ? node_json : "", nullptr, false);
     if (node.is_discarded() || !node.is_object() || !node.contains("op") || !node["op"].is_string()) {
       fail(ErrorCode::kInvalidArgument, "supports(): node description is not JSON with an \"op\"");
@@ -107,6 +118,7 @@ llmrt_status supports(void*, uint32_t device, const char* node_json, int32_t* su
 llmrt_status buffer_create(void*, uint32_t device, uint64_t bytes, void** buffer, llmrt_error* err) {
   return plugin::guard(err, [&] {
     check_device(device);
+    require(buffer, "buffer_create(): buffer");
     auto b = std::make_unique<Buffer>();
     b->bytes = std::make_unique<std::byte[]>(bytes);
     b->size = bytes;
@@ -127,6 +139,7 @@ llmrt_status buffer_write(void*, void* buffer, uint64_t offset, const void* src,
   return plugin::guard(err, [&] {
     auto* b = static_cast<Buffer*>(buffer);
     check_range(b, offset, bytes);
+    if (bytes) require(src, "buffer_write(): src");
     if (bytes) std::memcpy(b->bytes.get() + offset, src, bytes);
   });
 }
@@ -135,6 +148,7 @@ llmrt_status buffer_read(void*, void* buffer, uint64_t offset, void* dst, uint64
   return plugin::guard(err, [&] {
     auto* b = static_cast<Buffer*>(buffer);
     check_range(b, offset, bytes);
+    if (bytes) require(dst, "buffer_read(): dst");
     if (bytes) std::memcpy(dst, b->bytes.get() + offset, bytes);
   });
 }
@@ -143,7 +157,9 @@ llmrt_status compile(void*, uint32_t device, const char* graph_json, const llmrt
                      const llmrt_compile_options* options, void** compiled, llmrt_error* err) {
   return plugin::guard(err, [&] {
     check_device(device);
-    if (!graph_json) fail(ErrorCode::kInvalidArgument, "compile(): graph is NULL");
+    require(graph_json, "compile(): graph_json");
+    require(compiled, "compile(): compiled");
+    if (n_weights) require(weights, "compile(): weights");
     int64_t max_context = options && options->struct_size >= sizeof(llmrt_compile_options) ? options->max_context : 0;
     auto c = std::make_unique<Compiled>();
     c->graph = std::make_unique<CompiledGraph>(core::Graph::deserialize(graph_json), weights, n_weights, max_context);
@@ -156,7 +172,8 @@ void compiled_release(void* compiled) { delete static_cast<Compiled*>(compiled);
 
 llmrt_status request_create(void* compiled, void** request, llmrt_error* err) {
   return plugin::guard(err, [&] {
-    if (!compiled) fail(ErrorCode::kInvalidArgument, "request_create(): compiled model is NULL");
+    require(compiled, "request_create(): compiled");
+    require(request, "request_create(): request");
     *request = static_cast<Compiled*>(compiled)->graph->create_request().release();
   });
 }
@@ -164,13 +181,18 @@ llmrt_status request_create(void* compiled, void** request, llmrt_error* err) {
 void request_release(void* request) { delete static_cast<Request*>(request); }
 
 llmrt_status request_reset(void* request, int64_t keep_tokens, llmrt_error* err) {
-  return plugin::guard(err, [&] { static_cast<Request*>(request)->reset(keep_tokens); });
+  return plugin::guard(err, [&] {
+    require(request, "request_reset(): request");
+    static_cast<Request*>(request)->reset(keep_tokens);
+  });
 }
 
 llmrt_status execute(void* request, int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_inputs, llmrt_tensor* outputs,
                      uint32_t n_outputs, llmrt_error* err) {
   return plugin::guard(err, [&] {
-    if (!request) fail(ErrorCode::kInvalidArgument, "execute(): request is NULL");
+    require(request, "execute(): request");
+    if (n_inputs) require(inputs, "execute(): inputs");
+    if (n_outputs) require(outputs, "execute(): outputs");
     static_cast<Request*>(request)->execute(n_tokens, inputs, n_inputs, outputs, n_outputs);
   });
 }
