@@ -34,10 +34,12 @@
 
 #include "core/graph.h"
 #include "llmrt/plugin/plugin_abi.h"
+#include "runtime/abi_weights.h"
 #include "runtime/plugin_loader.h"
 #include "store/codecs.h"
 #include "store/ggml_quants.h"
 #include "store/tensor.h"
+#include "util/error.h"
 
 namespace llmrt {
 namespace {
@@ -210,46 +212,14 @@ Tensor make_weight(const WeightKind& kind, const std::string& name, const Shape&
 // ---------------------------------------------------------------------------------------------
 // Running a graph on a device through the plugin's C table.
 
-// The llmrt_weight entries of a graph's weights, made as Core::compile makes them
-// (weight_table() in src/runtime/core.cpp), from Tensors the test owns.
-struct WeightTable {
-  std::vector<llmrt_weight> entries;
-  std::vector<std::string> strings;  // names and type names the entries point at
-};
-
-WeightTable weight_table(const Graph& g, const std::vector<Tensor>& tensors) {
-  WeightTable t;
-  std::vector<const Tensor*> used;
-  for (const core::Value& v : g.values()) {
-    if (v.kind != core::ValueKind::kWeight) continue;
-    auto it = std::find_if(tensors.begin(), tensors.end(), [&](const Tensor& w) { return w.name == v.name; });
-    if (it == tensors.end()) {
-      ADD_FAILURE() << "test bug: no tensor for weight '" << v.name << "'";
-      continue;
-    }
-    used.push_back(&*it);
-  }
-  t.strings.reserve(used.size() * 3);  // no reallocation: entries point into it
-  for (const Tensor* w : used) {
-    llmrt_weight e{};
-    t.strings.push_back(w->name);
-    e.name = t.strings.back().c_str();
-    t.strings.push_back(std::string(to_string(w->type)));
-    e.stored_type = t.strings.back().c_str();
-    t.strings.push_back(std::string(to_string(w->scale_type)));
-    e.scale_type = t.strings.back().c_str();
-    e.rank = static_cast<uint32_t>(w->shape.size());
-    std::copy(w->shape.begin(), w->shape.end(), e.shape);
-    e.group_size = w->group_size;
-    e.data = w->data.data();
-    e.data_bytes = w->data.size();
-    e.scales = w->scales.data();
-    e.scales_bytes = w->scales.size();
-    e.zero_points = w->zero_points.data();
-    e.zero_points_bytes = w->zero_points.size();
-    t.entries.push_back(e);
-  }
-  return t;
+// The llmrt_weight entries of a graph's weights, made by the host's own abi_weights() (as
+// Core::compile makes them) from Tensors the test owns.
+AbiWeights weight_table(const Graph& g, const std::vector<Tensor>& tensors) {
+  return abi_weights(g, [&](std::string_view name) -> const Tensor& {
+    auto it = std::find_if(tensors.begin(), tensors.end(), [&](const Tensor& w) { return w.name == name; });
+    if (it == tensors.end()) fail(ErrorCode::kInternal, "test bug: no tensor for weight '{}'", name);
+    return *it;
+  });
 }
 
 // One graph compiled on one device with one request. Every call keeps its status and the
@@ -258,7 +228,7 @@ class DeviceRun {
  public:
   DeviceRun(const Device& device, const Graph& graph, const std::vector<Tensor>& weights, int64_t max_context)
       : api_(device.api()), n_outputs_(graph.outputs().size()) {
-    const WeightTable table = weight_table(graph, weights);
+    const AbiWeights table = weight_table(graph, weights);
     const std::string json = graph.serialize();
     llmrt_compile_options options{};
     options.struct_size = sizeof options;
