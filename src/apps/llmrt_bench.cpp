@@ -71,7 +71,9 @@ Run run_once(const llmrt::CompiledModel& compiled, int64_t prompt, int64_t gen, 
   const int64_t vocab = req.vocab_size();
   std::mt19937 rng(seed);
   std::vector<int32_t> ids(static_cast<size_t>(prompt));
-  for (auto& id : ids) id = static_cast<int32_t>(3 + rng() % static_cast<uint32_t>(vocab - 3));
+  // Random ids, avoiding the first three (usually <unk>, <s>, </s>) when the vocabulary allows.
+  const int64_t first = vocab > 3 ? 3 : 0;
+  for (auto& id : ids) id = static_cast<int32_t>(first + static_cast<int64_t>(rng() % static_cast<uint32_t>(vocab - first)));
   Run r;
   auto t0 = Clock::now();
   std::vector<float> logits = req.infer(ids);
