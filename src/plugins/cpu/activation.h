@@ -21,11 +21,14 @@ struct Activation {
     for (int64_t d : shape) n *= d;
     return n;
   }
+  // Sets dtype and shape and sizes the storage. The contents are unspecified (not zeroed):
+  // every kernel writes all of its output, and a decode step then reuses the buffers of the
+  // previous step without touching them twice.
   void resize(core::DType t, Shape s) {
     dtype = t;
     shape = std::move(s);
-    if (t == core::DType::kF32) f32.assign(static_cast<size_t>(numel()), 0.0f);
-    else i32.assign(static_cast<size_t>(numel()), 0);
+    if (t == core::DType::kF32) f32.resize(static_cast<size_t>(numel()));
+    else i32.resize(static_cast<size_t>(numel()));
   }
   float* f() { return f32.data(); }
   const float* f() const { return f32.data(); }
