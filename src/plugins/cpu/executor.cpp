@@ -135,7 +135,7 @@ void Request::execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_i
     }
     std::memcpy(a.raw(), src.data, a.bytes());
   }
-  OpContext ctx{n_past_, n_tokens, &kv_, compiled_.max_context_};
+  OpContext ctx{n_past_, n_tokens, &kv_, compiled_.max_context_, &scratch_};
   std::vector<Operand> operands;
   for (const core::Node& n : g.nodes()) {
     operands.clear();

@@ -43,6 +43,7 @@ class Request {
   std::vector<KvSlot> kv_;
   int64_t n_past_ = 0;
   std::vector<Activation> values_;  // by value id, for the current step
+  Scratch scratch_;                 // kernels' working buffers, kept between steps
 };
 
 // A Tensor view over a weight the host passed across the ABI (validated).

@@ -1,5 +1,7 @@
 #include "plugins/cpu/ref_ops.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -34,14 +36,14 @@ std::vector<int64_t> strides(const Shape& s) {
 
 uint32_t* out_words(Activation& out) { return static_cast<uint32_t*>(out.raw()); }
 
-// Per-thread scratch that keeps its capacity across calls, so the decode loop does not
-// allocate once it has warmed up (each OpenMP worker has its own).
+// The request's buffer for this thread when there is one, else `own`; at least n elements.
 template <class T>
-std::vector<T>& scratch(size_t n) {
-  thread_local std::vector<T> buffer;
-  if (buffer.size() < n) buffer.resize(n);
-  return buffer;
+std::vector<T>& buffer(std::vector<T>* mine, std::vector<T>& own, size_t n) {
+  std::vector<T>& b = mine ? *mine : own;
+  if (b.size() < n) b.resize(n);
+  return b;
 }
+
 
 void binary(const Node& n, const std::vector<Operand>& in, Activation& out, bool add) {
   const Shape &a = in[0].shape(), &b = in[1].shape();
@@ -106,7 +108,7 @@ void matmul(const Node& n, const std::vector<Operand>& in, Activation& out) {
   });
 }
 
-void fully_connected(const Node& n, const std::vector<Operand>& in, Activation& out) {
+void fully_connected(const Node& n, const std::vector<Operand>& in, Activation& out, OpContext& ctx) {
   const Tensor& w = *in[1].weight;
   const Shape& xs = in[0].shape();
   const int64_t k = xs.back(), rows_out = w.shape[0];
@@ -123,7 +125,9 @@ void fully_connected(const Node& n, const std::vector<Operand>& in, Activation& 
     // Decode a block of weight rows at a time (in cache) and dot it with every token
     // (kernels/cpu/dot.h: AVX-512 / AVX2 / scalar, chosen at run time).
     parallel_for(rows_out, 16, [&](int64_t begin, int64_t end) {
-      std::vector<float>& rows = scratch<float>(static_cast<size_t>(std::min<int64_t>(end - begin, 64) * k));
+      std::vector<float> own;
+      std::vector<float>& rows =
+          buffer(ctx.scratch ? ctx.scratch->f32() : nullptr, own, static_cast<size_t>(std::min<int64_t>(end - begin, 64) * k));
       for (int64_t r0 = begin; r0 < end; r0 += 64) {
         const int64_t cnt = std::min<int64_t>(64, end - r0);
         w.dequantize_rows(r0, cnt, rows.data());
@@ -385,7 +389,8 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
   if (heads_layout) {  // [heads, T, hd], causal over these T keys
     const int64_t t_count = in[0].shape()[1];
     parallel_for(heads * t_count, 1, [&](int64_t begin, int64_t end) {
-      std::vector<double>& scores = scratch<double>(0);
+      std::vector<double> own;
+      std::vector<double>& scores = buffer(ctx.scratch ? ctx.scratch->f64() : nullptr, own, 0);
       for (int64_t job = begin; job < end; ++job) {
         const int64_t h = job / t_count, t = job % t_count, kvh = h / group;
         attend(in[0].f() + (h * t_count + t) * hd, in[1].f() + kvh * t_count * hd, in[2].f() + kvh * t_count * hd, hd,
@@ -414,7 +419,8 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
     first_pos = ctx.n_past;
   }
   parallel_for(t_count * heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<double>& scores = scratch<double>(0);
+    std::vector<double> own;
+    std::vector<double>& scores = buffer(ctx.scratch ? ctx.scratch->f64() : nullptr, own, 0);
     for (int64_t job = begin; job < end; ++job) {
       const int64_t t = job / heads, h = job % heads, kvh = h / group;
       attend(in[0].f() + (t * heads + h) * hd, k_base + kvh * hd, v_base + kvh * hd, width, first_key(first_pos + t),
@@ -424,6 +430,20 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
 }
 
 }  // namespace
+
+Scratch::Scratch()
+    : f32_(static_cast<size_t>(std::max(num_threads(), omp_get_max_threads()))),
+      f64_(f32_.size()) {}
+
+std::vector<float>* Scratch::f32() {
+  const auto t = static_cast<size_t>(omp_get_thread_num());
+  return t < f32_.size() ? &f32_[t] : nullptr;
+}
+
+std::vector<double>* Scratch::f64() {
+  const auto t = static_cast<size_t>(omp_get_thread_num());
+  return t < f64_.size() ? &f64_[t] : nullptr;
+}
 
 void run_ref(const Node& n, const std::vector<Operand>& in, Activation& out, OpContext& ctx) {
   switch (n.op) {
@@ -451,7 +471,7 @@ void run_ref(const Node& n, const std::vector<Operand>& in, Activation& out, OpC
     case OpType::kConcat: return concat(n, in, out);
     case OpType::kSlice: return slice(n, in, out);
     case OpType::kCausalMask: return causal_mask(in, out);
-    case OpType::kFullyConnected: return fully_connected(n, in, out);
+    case OpType::kFullyConnected: return fully_connected(n, in, out, ctx);
     case OpType::kRoPE: return rope(n, in, out);
     case OpType::kSDPA: return sdpa(n, in, out, ctx);
     case OpType::kSwiGLU: {

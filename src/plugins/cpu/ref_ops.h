@@ -18,11 +18,27 @@ struct KvSlot {
   std::vector<float> k, v;          // [capacity, width]
 };
 
+// Scratch buffers a request owns, one per pool thread, kept between steps so that a decode
+// step allocates nothing once the buffers have grown to size.
+class Scratch {
+ public:
+  Scratch();
+  // The calling pool thread's buffers; nullptr for a thread beyond the pool (a host calling
+  // from inside its own parallel region), which then uses a buffer of its own for the call.
+  std::vector<float>* f32();
+  std::vector<double>* f64();
+
+ private:
+  std::vector<std::vector<float>> f32_;
+  std::vector<std::vector<double>> f64_;
+};
+
 struct OpContext {
   int64_t n_past = 0;                 // tokens already in the request's cache
   int64_t n_tokens = 0;               // tokens in this step
   std::vector<KvSlot>* kv = nullptr;  // indexed by cache_slot
   int64_t max_context = 0;
+  Scratch* scratch = nullptr;         // the request's
 };
 
 // An input: an activation, or a weight given as its stored tensor (with a decoded f32 copy
