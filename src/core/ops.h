@@ -19,7 +19,11 @@
 //   CausalMask(scores [.., M, N]) -> scores with -inf where key j > query i + (N - M)
 // Fused ops
 //   FullyConnected(x [T, K], w [N, K] weight (any stored type), bias [N] optional) -> [T, N]
-//       y = x w^T + bias, weights decoded per their stored type
+//       y = x w^T + bias, weights decoded per their stored type. With a compressed or
+//       block-quantized weight (anything but f32/f16/bf16/f64) a device may round x to int8
+//       per 32 consecutive inputs (q = round(x * 127 / max|x_g|)), as the CPU plugin does for
+//       its integer kernels; each y[t, n] is then within sum_g (max|x_g| / 254) sum_g |w_n|
+//       of the exact value (plus f32 rounding).
 //   RoPE(x [T, heads*head_dim] or [T, heads, head_dim], positions [T] i32, ...) -> x's shape
 //       attrs heads, head_dim, rotary_dim (default head_dim; the rest passes through),
 //       style ("rotate_half": pairs (i, i + rotary_dim/2) | "adjacent": pairs (2i, 2i+1)),

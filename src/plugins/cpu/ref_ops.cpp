@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/dot.h"
 #include "plugins/cpu/onednn_matmul.h"
+#include "plugins/cpu/packed_weights.h"
 #include "util/error.h"
 #include "util/threads.h"
 
@@ -121,6 +122,20 @@ void fully_connected(const Node& n, const std::vector<Operand>& in, Activation& 
   float* y = out.f();
   if (w.type == StoredType::kF32 && t > 0) {
     onednn_matmul_f32(x, reinterpret_cast<const float*>(w.data.data()), y, t, k, rows_out);
+  } else if (const kernels::PackedMatrix* pw = packed_weights(w)) {
+    // Block-quantized weights: activations to int8 per 32, then the integer panel kernel
+    // (kernels/cpu/qgemv.h), each thread on its own share of the 8-row panels.
+    kernels::QuantizedRows own;
+    kernels::QuantizedRows& qx = ctx.scratch ? ctx.scratch->quantized() : own;
+    qx.resize(t, k);
+    parallel_for(t, 8, [&](int64_t begin, int64_t end) { kernels::quantize_rows(x, begin, end - begin, qx); });
+    parallel_for(pw->panels(), 4, [&](int64_t begin, int64_t end) { kernels::qgemm(*pw, qx, y, rows_out, begin, end); });
+  } else if ((w.type == StoredType::kF16 || w.type == StoredType::kBF16) && t <= 4) {
+    // Decode with 16-bit weights: converted in registers as they stream past.
+    const auto* w16 = reinterpret_cast<const uint16_t*>(w.data.data());
+    parallel_for(rows_out, 16, [&](int64_t begin, int64_t end) {
+      kernels::gemm_f16(w16, w.type == StoredType::kBF16, k, x, t, y, rows_out, begin, end);
+    });
   } else {
     // Decode a block of weight rows at a time (in cache) and dot it with every token
     // (kernels/cpu/dot.h: AVX-512 / AVX2 / scalar, chosen at run time).

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/graph.h"
+#include "kernels/cpu/qgemv.h"
 #include "plugins/cpu/activation.h"
 #include "store/tensor.h"
 
@@ -27,8 +28,12 @@ class Scratch {
   // from inside its own parallel region), which then uses a buffer of its own for the call.
   std::vector<float>* f32();
   std::vector<double>* f64();
+  // Activations quantized for the packed-weight kernels (one per request: every thread of a
+  // parallel op writes its own rows).
+  kernels::QuantizedRows& quantized() { return quantized_; }
 
  private:
+  kernels::QuantizedRows quantized_;
   std::vector<std::vector<float>> f32_;
   std::vector<std::vector<double>> f64_;
 };

@@ -1,0 +1,130 @@
+#include "plugins/cpu/packed_weights.h"
+
+#include <cstring>
+#include <memory>
+
+#include "util/half.h"
+
+namespace llmrt::cpu {
+namespace {
+
+uint16_t u16(const std::byte* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// Scale of 32-column group g of row r in a planar codec's scale plane.
+float planar_scale(const Tensor& w, int64_t r, int64_t g) {
+  const int64_t per_row = w.cols() / w.group_size;
+  const int64_t i = r * per_row + g * kernels::kQGroup / w.group_size;
+  if (w.scale_type == StoredType::kF16) return f16_to_f32(u16(w.scales.data() + 2 * i));
+  float s;
+  std::memcpy(&s, w.scales.data() + 4 * i, 4);
+  return s;
+}
+
+// The Q4_K (scale, min) pair of sub-block j from the 12 packed bytes (ggml's layout, see
+// store/ggml_quants.cpp).
+void k4_scale_min(const uint8_t* s, int j, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *m = s[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+  }
+}
+
+std::shared_ptr<const void> build(const Tensor& w) {
+  const int64_t rows = w.shape[0], cols = w.shape[1];
+  const auto* bytes = reinterpret_cast<const uint8_t*>(w.data.data());
+  switch (w.type) {
+    case StoredType::kQ4_0:
+      return kernels::pack_q4(rows, cols, true, [&](int64_t r, uint8_t* q, float* s) {
+        for (int64_t b = 0; b < cols / 32; ++b) {
+          const uint8_t* blk = bytes + (r * (cols / 32) + b) * 18;
+          s[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk)));
+          for (int j = 0; j < 16; ++j) {
+            q[b * 32 + j] = blk[2 + j] & 0xF;
+            q[b * 32 + 16 + j] = blk[2 + j] >> 4;
+          }
+        }
+      });
+    case StoredType::kInt4Sym:
+      return kernels::pack_q4(rows, cols, w.scale_type == StoredType::kF16, [&](int64_t r, uint8_t* q, float* s) {
+        const uint8_t* row = bytes + r * cols / 2;
+        for (int64_t c = 0; c < cols; ++c) q[c] = (row[c / 2] >> (c % 2 ? 4 : 0)) & 0xF;
+        for (int64_t g = 0; g < cols / 32; ++g) s[g] = planar_scale(w, r, g);
+      });
+    case StoredType::kQ8_0:
+      return kernels::pack_q8(rows, cols, true, [&](int64_t r, int8_t* q, float* s) {
+        for (int64_t b = 0; b < cols / 32; ++b) {
+          const uint8_t* blk = bytes + (r * (cols / 32) + b) * 34;
+          s[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk)));
+          std::memcpy(q + b * 32, blk + 2, 32);
+        }
+      });
+    case StoredType::kInt8Sym:
+      return kernels::pack_q8(rows, cols, w.scale_type == StoredType::kF16, [&](int64_t r, int8_t* q, float* s) {
+        std::memcpy(q, bytes + r * cols, static_cast<size_t>(cols));
+        for (int64_t g = 0; g < cols / 32; ++g) s[g] = planar_scale(w, r, g);
+      });
+    case StoredType::kQ4_K:
+      return kernels::pack_q4k(rows, cols, [&](int64_t r, uint8_t* q, uint8_t* sc, uint8_t* m, float* d, float* dmin) {
+        for (int64_t b = 0; b < cols / 256; ++b) {
+          const uint8_t* blk = bytes + (r * (cols / 256) + b) * 144;
+          d[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk)));
+          dmin[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk + 2)));
+          for (int j = 0; j < 8; ++j) k4_scale_min(blk + 4, j, &sc[b * 8 + j], &m[b * 8 + j]);
+          // Element 64c + 32hi + l is nibble hi of qs[32c + l].
+          for (int e = 0; e < 256; ++e) {
+            const int c = e / 64, hi = (e / 32) % 2, l = e % 32;
+            q[b * 256 + e] = (blk[16 + 32 * c + l] >> (4 * hi)) & 0xF;
+          }
+        }
+      });
+    case StoredType::kQ6_K:
+      return kernels::pack_q6k(rows, cols, [&](int64_t r, uint8_t* q, int8_t* sc, float* d) {
+        for (int64_t b = 0; b < cols / 256; ++b) {
+          const uint8_t* blk = bytes + (r * (cols / 256) + b) * 210;
+          const uint8_t *ql = blk, *qh = blk + 128;
+          d[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk + 208)));
+          std::memcpy(sc + b * 16, blk + 192, 16);
+          // Element 128h + 32k + l: low 4 bits nibble k/2 of ql[64h + 32(k%2) + l], high 2 bits
+          // bits 2k..2k+1 of qh[32h + l].
+          for (int e = 0; e < 256; ++e) {
+            const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+            const int low = (ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0xF;
+            const int high = (qh[32 * h + l] >> (2 * k)) & 3;
+            q[b * 256 + e] = static_cast<uint8_t>(low | (high << 4));
+          }
+        }
+      });
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+bool packable(const Tensor& w) {
+  if (w.shape.size() != 2 || w.shape[0] <= 0 || w.shape[1] <= 0) return false;
+  const int64_t cols = w.shape[1];
+  switch (w.type) {
+    case StoredType::kQ4_0:
+    case StoredType::kQ8_0: return cols % 32 == 0;
+    case StoredType::kQ4_K:
+    case StoredType::kQ6_K: return cols % 256 == 0;
+    case StoredType::kInt4Sym:
+    case StoredType::kInt8Sym: return cols % 32 == 0 && w.group_size > 0 && w.group_size % 32 == 0;
+    default: return false;
+  }
+}
+
+const kernels::PackedMatrix* packed_weights(const Tensor& w) {
+  if (!packable(w)) return nullptr;
+  auto p = w.repacked("cpu.panel8", [&] { return build(w); });
+  return static_cast<const kernels::PackedMatrix*>(p.get());
+}
+
+}  // namespace llmrt::cpu
