@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/qgemv.h"
 
+
 namespace {
 
 using llmrt::CpuIsa;
@@ -21,18 +22,20 @@ std::unique_ptr<k::PackedMatrix> random_matrix(k::PackedKind kind, int64_t rows,
   auto u = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   switch (kind) {
     case k::PackedKind::kQ4:
-      return k::pack_q4(rows, cols, true, [&](int64_t, uint8_t* q, float* s) {
-        for (int64_t c = 0; c < cols; ++c) q[c] = static_cast<uint8_t>(c * 7 % 16);
-        for (int64_t g = 0; g < cols / 32; ++g) s[g] = 0.01f;
+      return k::pack_q4(rows, cols, true, [&](int64_t, uint8_t* q, void* scale) {
+        auto* s = static_cast<uint16_t*>(scale);
+        for (int64_t c = 0; c < cols / 2; ++c) q[c] = static_cast<uint8_t>(c * 37 % 256);
+        for (int64_t g = 0; g < cols / 32; ++g) s[g] = 0x2000;  // f16 ~0.0078
       });
     case k::PackedKind::kQ8:
-      return k::pack_q8(rows, cols, true, [&](int64_t, int8_t* q, float* s) {
+      return k::pack_q8(rows, cols, true, [&](int64_t, int8_t* q, void* scale) {
+        auto* s = static_cast<uint16_t*>(scale);
         for (int64_t c = 0; c < cols; ++c) q[c] = static_cast<int8_t>(c * 37 % 255 - 127);
-        for (int64_t g = 0; g < cols / 32; ++g) s[g] = 0.01f;
+        for (int64_t g = 0; g < cols / 32; ++g) s[g] = 0x2000;  // f16 ~0.0078
       });
     case k::PackedKind::kQ4K:
       return k::pack_q4k(rows, cols, [&](int64_t, uint8_t* q, uint8_t* sc, uint8_t* m, float* d, float* dmin) {
-        for (int64_t c = 0; c < cols; ++c) q[c] = static_cast<uint8_t>(c * 7 % 16);
+        for (int64_t c = 0; c < cols / 2; ++c) q[c] = static_cast<uint8_t>(c * 37 % 256);
         for (int64_t g = 0; g < cols / 32; ++g) sc[g] = m[g] = static_cast<uint8_t>(g % 64);
         for (int64_t b = 0; b < cols / 256; ++b) d[b] = dmin[b] = 0.001f;
       });

@@ -98,13 +98,16 @@ class PackedMatrix {
 // Packers: each asks `row` for one weight row's codes and parameters (buffers sized for one
 // row, given zeroed) and runs in parallel over panels. f16_scales keeps kQ4/kQ8 scales as f16
 // (exact when the source stored f16, as GGUF and our f16-scale codecs do).
-//   Q4:  codes[cols] 0..15, scale[cols/32]
-//   Q8:  codes[cols] -127..127 (-128 accepted), scale[cols/32]
-//   Q4K: codes[cols] 0..15, sc[cols/32], m[cols/32] (0..63), d[cols/256], dmin[cols/256]
+//   Q4:  pairs[cols/2], scale[cols/32] (f16 bits when f16_scales, else f32)
+//   Q8:  codes[cols] -127..127 (-128 accepted), scale[cols/32] (likewise)
+//   Q4K: pairs[cols/2], sc[cols/32], m[cols/32] (0..63), d[cols/256], dmin[cols/256]
 //   Q6K: codes[cols] 0..63, sc[cols/16] int8, d[cols/256]
-using Q4RowFn = FunctionRef<void(int64_t row, uint8_t* codes, float* scale)>;
-using Q8RowFn = FunctionRef<void(int64_t row, int8_t* codes, float* scale)>;
-using Q4KRowFn = FunctionRef<void(int64_t row, uint8_t* codes, uint8_t* sc, uint8_t* m, float* d, float* dmin)>;
+// 4-bit codes come as nibble pairs in GGUF Q4_0's order: byte 16g + j (j < 16) holds code
+// 32g + j in its low nibble and code 32g + 16 + j in its high nibble, so Q4_0 blocks are copied
+// as they are.
+using Q4RowFn = FunctionRef<void(int64_t row, uint8_t* pairs, void* scale)>;
+using Q8RowFn = FunctionRef<void(int64_t row, int8_t* codes, void* scale)>;
+using Q4KRowFn = FunctionRef<void(int64_t row, uint8_t* pairs, uint8_t* sc, uint8_t* m, float* d, float* dmin)>;
 using Q6KRowFn = FunctionRef<void(int64_t row, uint8_t* codes, int8_t* sc, float* d)>;
 std::unique_ptr<PackedMatrix> pack_q4(int64_t rows, int64_t cols, bool f16_scales, Q4RowFn row);
 std::unique_ptr<PackedMatrix> pack_q8(int64_t rows, int64_t cols, bool f16_scales, Q8RowFn row);

@@ -144,24 +144,93 @@ __m256 panel_token(const std::byte* panel, size_t params, int64_t groups, const 
   return acc;
 }
 
+// Four tokens against one panel (kQ4 / kQ8): each 32-byte chunk of codes is loaded and
+// unpacked once and multiplied with all four tokens' activations, which is what makes a
+// prefill compute-bound rather than unpack-bound. Per token the integer sums and the f32
+// updates are those of panel_token, in the same order.
+template <PackedKind K, bool F16>
+void panel_4tokens(const std::byte* panel, size_t params, int64_t groups, const QuantizedRows& x, int64_t t0,
+                   __m256 acc[4]) {
+  const auto* codes = reinterpret_cast<const uint8_t*>(panel + params);
+  const int64_t cols = x.cols;
+  const int8_t* q[4];
+  const float* d[4];
+  const int32_t* s32[4];
+  for (int i = 0; i < 4; ++i) {
+    q[i] = x.q.get() + (t0 + i) * cols;
+    d[i] = x.d.get() + (t0 + i) * groups;
+    s32[i] = x.s32.get() + (t0 + i) * groups;
+    acc[i] = _mm256_setzero_ps();
+  }
+  const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  for (int64_t g = 0; g < groups; ++g) {
+    __m256 sw;
+    if constexpr (F16) {
+      sw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(panel) + g));
+    } else {
+      sw = _mm256_load_ps(reinterpret_cast<const float*>(panel) + g * kPanelRows);
+    }
+    __m256i dot[4];
+    if constexpr (K == PackedKind::kQ4) {
+      __m256i s16[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+      for (int k = 0; k < 4; ++k) {
+        const __m256i w = load(codes + 128 * g + 32 * k);
+        const __m256i lo = _mm256_and_si256(w, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
+        for (int i = 0; i < 4; ++i) {
+          s16[i] = _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(lo, bcast4(q[i] + 32 * g + 4 * k)));
+          s16[i] = _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(hi, bcast4(q[i] + 32 * g + 16 + 4 * k)));
+        }
+      }
+      for (int i = 0; i < 4; ++i) {
+        dot[i] = _mm256_sub_epi32(_mm256_madd_epi16(s16[i], ones), _mm256_set1_epi32(8 * s32[i][g]));
+      }
+    } else {
+      for (int i = 0; i < 4; ++i) dot[i] = _mm256_setzero_si256();
+      for (int k = 0; k < 8; ++k) {
+        const __m256i w = load(codes + 256 * g + 32 * k);
+        const __m256i aw = _mm256_abs_epi8(w);
+        for (int i = 0; i < 4; ++i) {
+          const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bcast4(q[i] + 32 * g + 4 * k), w));
+          dot[i] = _mm256_add_epi32(dot[i], _mm256_madd_epi16(p, ones));
+        }
+      }
+    }
+    for (int i = 0; i < 4; ++i) {
+      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[i]), _mm256_mul_ps(sw, _mm256_set1_ps(d[i][g])), acc[i]);
+    }
+  }
+}
+
+inline void store_rows(float* out, __m256 acc, int64_t n_rows) {
+  if (n_rows == kPanelRows) {
+    _mm256_storeu_ps(out, acc);
+  } else {
+    alignas(32) float tmp[kPanelRows];
+    _mm256_store_ps(tmp, acc);
+    std::memcpy(out, tmp, static_cast<size_t>(n_rows) * sizeof(float));
+  }
+}
+
 template <PackedKind K, bool F16>
 void run(const PackedMatrix& w, const QuantizedRows& x, float* y, int64_t y_stride, int64_t p0, int64_t p1) {
   const int64_t cols = w.cols(), groups = cols / kQGroup;
   for (int64_t p = p0; p < p1; ++p) {
     const std::byte* panel = w.panel(p);
     const int64_t n_rows = std::min(kPanelRows, w.rows() - p * kPanelRows);
-    for (int64_t t = 0; t < x.rows; ++t) {
+    int64_t t = 0;
+    if constexpr (K == PackedKind::kQ4 || K == PackedKind::kQ8) {
+      for (; t + 4 <= x.rows; t += 4) {
+        __m256 acc[4];
+        panel_4tokens<K, F16>(panel, w.params_bytes(), groups, x, t, acc);
+        for (int i = 0; i < 4; ++i) store_rows(y + (t + i) * y_stride + p * kPanelRows, acc[i], n_rows);
+      }
+    }
+    for (; t < x.rows; ++t) {
       const __m256 acc = panel_token<K, F16>(panel, w.params_bytes(), groups, x.q.get() + t * cols,
                                              x.d.get() + t * groups, x.s16.get() + t * groups * 2,
                                              x.s32.get() + t * groups);
-      float* out = y + t * y_stride + p * kPanelRows;
-      if (n_rows == kPanelRows) {
-        _mm256_storeu_ps(out, acc);
-      } else {
-        alignas(32) float tmp[kPanelRows];
-        _mm256_store_ps(tmp, acc);
-        std::memcpy(out, tmp, static_cast<size_t>(n_rows) * sizeof(float));
-      }
+      store_rows(y + t * y_stride + p * kPanelRows, acc, n_rows);
     }
   }
 }

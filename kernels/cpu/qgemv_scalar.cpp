@@ -45,11 +45,6 @@ size_t high_bits_at(int64_t r, int64_t j, int* shift) {
   return static_cast<size_t>(128 + 32 * h + 4 * r + j % 4);
 }
 
-void put_nibble(uint8_t* codes, int64_t r, int64_t j, uint8_t v) {
-  bool high = false;
-  const size_t at = nibble_at(r, j, &high);
-  codes[at] = static_cast<uint8_t>(codes[at] | ((v & 0xF) << (high ? 4 : 0)));
-}
 int get_nibble(const uint8_t* codes, int64_t r, int64_t j) {
   bool high = false;
   const size_t at = nibble_at(r, j, &high);
@@ -63,6 +58,11 @@ T* at(std::byte* base, size_t offset) {
 template <class T>
 const T* at(const std::byte* base, size_t offset) {
   return reinterpret_cast<const T*>(base + offset);
+}
+
+// Row r's 16 nibble-pair bytes of one group into the group's 4 chunks (4 bytes each).
+void scatter_pairs(uint8_t* codes, int64_t r, const uint8_t* pairs) {
+  for (int64_t k = 0; k < 4; ++k) std::memcpy(codes + 32 * k + 4 * r, pairs + 4 * k, 4);
 }
 
 // Runs fill(panel, first_row, n_rows) over all panels in parallel.
@@ -116,17 +116,17 @@ std::unique_ptr<PackedMatrix> pack_q4(int64_t rows, int64_t cols, bool f16_scale
   const int64_t groups = cols / kQGroup;
   const size_t params = m->params_bytes();
   for_panels(*m, [&](std::byte* panel, int64_t first, int64_t n) {
-    std::vector<uint8_t> codes(static_cast<size_t>(cols));
-    std::vector<float> scale(static_cast<size_t>(groups));
+    std::vector<uint8_t> pairs(static_cast<size_t>(cols / 2));
+    std::vector<float> scale(static_cast<size_t>(groups));  // f32, or f16 bits in its first half
+    const auto* scale16 = reinterpret_cast<const uint16_t*>(scale.data());
     for (int64_t r = 0; r < n; ++r) {
-      std::fill(codes.begin(), codes.end(), 0);
+      std::fill(pairs.begin(), pairs.end(), 0);
       std::fill(scale.begin(), scale.end(), 0.0f);
-      row(first + r, codes.data(), scale.data());
+      row(first + r, pairs.data(), scale.data());
       for (int64_t g = 0; g < groups; ++g) {
-        if (f16_scales) at<uint16_t>(panel, 0)[g * kPanelRows + r] = f32_to_f16(scale[static_cast<size_t>(g)]);
+        if (f16_scales) at<uint16_t>(panel, 0)[g * kPanelRows + r] = scale16[g];
         else at<float>(panel, 0)[g * kPanelRows + r] = scale[static_cast<size_t>(g)];
-        auto* c = at<uint8_t>(panel, params + static_cast<size_t>(g) * 128);
-        for (int64_t j = 0; j < kQGroup; ++j) put_nibble(c, r, j, codes[static_cast<size_t>(g * kQGroup + j)]);
+        scatter_pairs(at<uint8_t>(panel, params + static_cast<size_t>(g) * 128), r, pairs.data() + 16 * g);
       }
     }
   });
@@ -139,16 +139,17 @@ std::unique_ptr<PackedMatrix> pack_q8(int64_t rows, int64_t cols, bool f16_scale
   const size_t params = m->params_bytes();
   for_panels(*m, [&](std::byte* panel, int64_t first, int64_t n) {
     std::vector<int8_t> codes(static_cast<size_t>(cols));
-    std::vector<float> scale(static_cast<size_t>(groups));
+    std::vector<float> scale(static_cast<size_t>(groups));  // f32, or f16 bits in its first half
+    const auto* scale16 = reinterpret_cast<const uint16_t*>(scale.data());
     for (int64_t r = 0; r < n; ++r) {
       std::fill(codes.begin(), codes.end(), 0);
       std::fill(scale.begin(), scale.end(), 0.0f);
       row(first + r, codes.data(), scale.data());
       for (int64_t g = 0; g < groups; ++g) {
-        if (f16_scales) at<uint16_t>(panel, 0)[g * kPanelRows + r] = f32_to_f16(scale[static_cast<size_t>(g)]);
+        if (f16_scales) at<uint16_t>(panel, 0)[g * kPanelRows + r] = scale16[g];
         else at<float>(panel, 0)[g * kPanelRows + r] = scale[static_cast<size_t>(g)];
         auto* c = at<int8_t>(panel, params + static_cast<size_t>(g) * 256);
-        for (int64_t j = 0; j < kQGroup; ++j) c[byte_at(r, j)] = codes[static_cast<size_t>(g * kQGroup + j)];
+        for (int64_t k = 0; k < 8; ++k) std::memcpy(c + 32 * k + 4 * r, codes.data() + g * kQGroup + 4 * k, 4);
       }
     }
   });
@@ -161,15 +162,15 @@ std::unique_ptr<PackedMatrix> pack_q4k(int64_t rows, int64_t cols, Q4KRowFn row)
   const int64_t groups = cols / kQGroup, supers = cols / kSuper;
   const size_t params = m->params_bytes();
   for_panels(*m, [&](std::byte* panel, int64_t first, int64_t n) {
-    std::vector<uint8_t> codes(static_cast<size_t>(cols)), sc(static_cast<size_t>(groups)), mn(sc.size());
+    std::vector<uint8_t> pairs(static_cast<size_t>(cols / 2)), sc(static_cast<size_t>(groups)), mn(sc.size());
     std::vector<float> d(static_cast<size_t>(supers)), dmin(d.size());
     for (int64_t r = 0; r < n; ++r) {
-      std::fill(codes.begin(), codes.end(), 0);
+      std::fill(pairs.begin(), pairs.end(), 0);
       std::fill(sc.begin(), sc.end(), 0);
       std::fill(mn.begin(), mn.end(), 0);
       std::fill(d.begin(), d.end(), 0.0f);
       std::fill(dmin.begin(), dmin.end(), 0.0f);
-      row(first + r, codes.data(), sc.data(), mn.data(), d.data(), dmin.data());
+      row(first + r, pairs.data(), sc.data(), mn.data(), d.data(), dmin.data());
       for (int64_t s = 0; s < supers; ++s) {
         std::byte* p = panel + 192 * s;
         at<float>(p, 0)[r] = d[static_cast<size_t>(s)];
@@ -180,8 +181,7 @@ std::unique_ptr<PackedMatrix> pack_q4k(int64_t rows, int64_t cols, Q4KRowFn row)
         }
       }
       for (int64_t g = 0; g < groups; ++g) {
-        auto* c = at<uint8_t>(panel, params + static_cast<size_t>(g) * 128);
-        for (int64_t j = 0; j < kQGroup; ++j) put_nibble(c, r, j, codes[static_cast<size_t>(g * kQGroup + j)]);
+        scatter_pairs(at<uint8_t>(panel, params + static_cast<size_t>(g) * 128), r, pairs.data() + 16 * g);
       }
     }
   });
@@ -209,12 +209,17 @@ std::unique_ptr<PackedMatrix> pack_q6k(int64_t rows, int64_t cols, Q6KRowFn row)
       }
       for (int64_t g = 0; g < groups; ++g) {
         auto* c = at<uint8_t>(panel, params + static_cast<size_t>(g) * 192);
-        for (int64_t j = 0; j < kQGroup; ++j) {
-          const uint8_t v = codes[static_cast<size_t>(g * kQGroup + j)];
-          put_nibble(c, r, j, v & 0xF);
-          int shift = 0;
-          const size_t hb = high_bits_at(r, j, &shift);
-          c[hb] = static_cast<uint8_t>(c[hb] | (((v >> 4) & 3) << shift));
+        const uint8_t* v = codes.data() + g * kQGroup;
+        uint8_t pairs[16];
+        for (int j = 0; j < 16; ++j) pairs[j] = static_cast<uint8_t>((v[j] & 0xF) | (v[j + 16] & 0xF) << 4);
+        scatter_pairs(c, r, pairs);
+        // High bits: chunk h, byte 4r + p, bits 2u..2u+1 = column 16h + 4u + p.
+        for (int h = 0; h < 2; ++h) {
+          for (int p = 0; p < 4; ++p) {
+            uint8_t b = 0;
+            for (int u = 0; u < 4; ++u) b = static_cast<uint8_t>(b | ((v[16 * h + 4 * u + p] >> 4) & 3) << (2 * u));
+            c[128 + 32 * h + 4 * r + p] = b;
+          }
         }
       }
     }

@@ -210,12 +210,19 @@ CompiledModel Core::compile(const Model& model, std::string_view device_name, co
   impl->model = model.impl_->loaded;
   impl->device = target.info.name;
   impl->max_context = max_context;
-  llmrt_compile_options copts{sizeof(llmrt_compile_options), 0, max_context};
   for (Segment& seg : partition(graph, node_device)) {
     auto part = std::make_unique<CompiledModel::Impl::Part>();
     part->device = devices[static_cast<size_t>(seg.device)];
     const std::string json = seg.graph.serialize();
-    AbiWeights weights = abi_weights(seg.graph, [&](std::string_view name) -> const Tensor& { return impl->model->weight(name); });
+    bool all_mapped = true;
+    AbiWeights weights = abi_weights(seg.graph, [&](std::string_view name) -> const Tensor& {
+      const Tensor& t = impl->model->weight(name);
+      all_mapped = all_mapped && t.file_mapped;
+      return t;
+    });
+    // The model keeps its file maps alive as long as any compiled model uses it.
+    const llmrt_compile_options copts{sizeof(llmrt_compile_options), all_mapped ? LLMRT_COMPILE_WEIGHTS_RELEASABLE : 0u,
+                                      max_context};
     llmrt_error err{};
     const llmrt_plugin_api& api = part->device->plugin->api();
     plugin::check(api.compile(part->device->plugin->state(), part->device->index, json.c_str(), weights.entries.data(),

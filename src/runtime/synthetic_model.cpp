@@ -27,16 +27,22 @@
 // equals the rotate-half RoPE of transformers: new row h*hd + 2i + j = HF row h*hd + j*hd/2 + i.
 // qwen2 and phi3 use rotate-half (NEOX) RoPE in llama.cpp too and are not permuted.
 //
+// GGUF weight types (SyntheticModelSpec::gguf_recipe; gguf_weight_type below has the rules):
+// f32/f16/bf16 store every matrix in that type; q8_0, q4_0 and q4_k_m follow llama.cpp's
+// llama-quantize for those file types. The values quantized are the same floats the f32 file
+// holds; ggml::quantize_row (our round-to-nearest reference encoders) encodes them, rows in
+// parallel, so the file is still a pure function of (spec, seed).
+//
 // Memory: the HF form holds the model once (safetensors::write takes every tensor at once); the
-// GGUF form is streamed, one tensor in memory at a time. gguf::Writer would hold every tensor and
-// then a second copy of the whole file, ~10 GB for a 1B model in F32, so the GGUF is written
-// here with the same layout (a test checks it is byte-identical to gguf::Writer's output).
+// GGUF form is streamed through gguf::Writer::add_deferred_tensor, one tensor in memory at a
+// time (its floats, and its encoded bytes while they are written).
 #include "runtime/synthetic_model.h"
 
 #include "runtime/synthetic_tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -47,6 +53,7 @@
 #include <variant>
 #include <vector>
 
+#include "store/ggml_quants.h"
 #include "store/gguf.h"
 #include "store/safetensors.h"
 #include "util/error.h"
@@ -146,6 +153,7 @@ struct WeightDesc {
   Shape shape;  // [out_features, in_features] for matrices, as HF; the GGUF writer reverses it
   Init init;
   int64_t permute_heads = 0;  // > 0: GGUF rows are permuted for adjacent-pair RoPE over this many heads
+  int64_t layer = -1;         // the block index for blk.N tensors
 };
 
 // The model as units that stay together in one shard: the embedding, each layer, the head.
@@ -184,6 +192,7 @@ std::vector<std::vector<WeightDesc>> describe(const SyntheticModelSpec& s, Arch 
       u.push_back({hf + "mlp.up_proj.weight", gg + "ffn_up.weight", {ffn, hidden}, Init::kLinear});
     }
     u.push_back({hf + "mlp.down_proj.weight", gg + "ffn_down.weight", {hidden, ffn}, Init::kLinear});
+    for (WeightDesc& d : u) d.layer = l;
     units.push_back(std::move(u));
   }
   std::vector<WeightDesc> head{{"model.norm.weight", "output_norm.weight", {hidden}, Init::kNorm}};
@@ -357,6 +366,96 @@ HfBuffer hf_bytes(const SyntheticModelSpec& s, const WeightDesc& d) {
   return b;
 }
 
+// ---- GGUF weight types (llama.cpp's llama-quantize recipes) ------------------------------
+
+// llama.cpp's llama_ftype numbers, written as general.file_type.
+uint32_t gguf_file_type(GgufRecipe r) {
+  switch (r) {
+    case GgufRecipe::kF32: return 0;      // ALL_F32
+    case GgufRecipe::kF16: return 1;      // MOSTLY_F16
+    case GgufRecipe::kQ4_0: return 2;     // MOSTLY_Q4_0
+    case GgufRecipe::kQ8_0: return 7;     // MOSTLY_Q8_0
+    case GgufRecipe::kQ4_K_M: return 15;  // MOSTLY_Q4_K_M
+    case GgufRecipe::kBF16: return 32;    // MOSTLY_BF16
+  }
+  return 0;
+}
+
+bool fits(ggml::Type type, int64_t row_length) {
+  return row_length % ggml::type_traits(static_cast<uint32_t>(type))->block_elements == 0;
+}
+
+// The type of one weight, as llama.cpp's llama_tensor_get_type (src/llama-quant.cpp) chooses it
+// for these file types, with no importance matrix and no overrides:
+//   - Vectors (norms, biases) stay F32; f32/f16/bf16 put every matrix in that type (llama.cpp
+//     applies no per-tensor rule to unquantized file types).
+//   - The default type is Q8_0, Q4_0 or Q4_K (q8_0, q4_0, q4_k_m).
+//   - output.weight, or token_embd.weight when there is no output.weight (tied embeddings):
+//     Q6_K, unless the default is Q8_0 (then Q8_0). An untied token_embd.weight keeps the
+//     default type: llama.cpp's Q4_0 and Q4_K_M files have a Q4_0 / Q4_K token_embd and a Q6_K
+//     output.
+//   - q4_k_m only: attn_v.weight and ffn_down.weight of layer i of n are Q6_K where
+//     use_more_bits(i, n) = i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2 (integer division; the
+//     first and last eighth of the layers and every third layer between), Q4_K elsewhere;
+//     phi3's fused attn_qkv.weight is Q5_K.
+//   - A row length (innermost dimension) that is not a multiple of the chosen type's block
+//     falls back as in llama.cpp: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0 (blocks of 32), and
+//     to F16 when the row is not a multiple of 32 either (llama.cpp refuses such a row for
+//     Q4_0/Q8_0; we store it in F16 instead).
+ggml::Type gguf_weight_type(GgufRecipe recipe, const WeightDesc& d, int64_t num_layers, bool has_output) {
+  if (d.shape.size() < 2) return ggml::Type::kF32;
+  switch (recipe) {
+    case GgufRecipe::kF32: return ggml::Type::kF32;
+    case GgufRecipe::kF16: return ggml::Type::kF16;
+    case GgufRecipe::kBF16: return ggml::Type::kBF16;
+    default: break;
+  }
+  const ggml::Type base = recipe == GgufRecipe::kQ8_0 ? ggml::Type::kQ8_0
+                          : recipe == GgufRecipe::kQ4_0 ? ggml::Type::kQ4_0
+                                                        : ggml::Type::kQ4_K;
+  auto use_more_bits = [](int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; };
+  const std::string_view name = d.gguf_name;
+  ggml::Type type = base;
+  if (name == "output.weight" || (!has_output && name == "token_embd.weight")) {
+    if (base != ggml::Type::kQ8_0) type = ggml::Type::kQ6_K;
+  } else if (recipe == GgufRecipe::kQ4_K_M) {
+    if ((name.ends_with(".attn_v.weight") || name.ends_with(".ffn_down.weight")) && use_more_bits(d.layer, num_layers)) {
+      type = ggml::Type::kQ6_K;
+    } else if (name.ends_with(".attn_qkv.weight")) {
+      type = ggml::Type::kQ5_K;
+    }
+  }
+  const int64_t row = d.shape.back();
+  if (!fits(type, row)) {
+    switch (type) {
+      case ggml::Type::kQ4_K: type = ggml::Type::kQ5_0; break;
+      case ggml::Type::kQ5_K: type = ggml::Type::kQ5_1; break;
+      case ggml::Type::kQ6_K: type = ggml::Type::kQ8_0; break;
+      default: break;
+    }
+    if (!fits(type, row)) type = ggml::Type::kF16;
+  }
+  return type;
+}
+
+// Encodes a row-major [rows, row_length] tensor, rows in parallel (the encoders are pure).
+std::vector<std::byte> encode_rows(ggml::Type type, const std::vector<float>& values, int64_t row_length) {
+  const int64_t rows = static_cast<int64_t>(values.size()) / row_length;
+  const auto row_size = static_cast<size_t>(ggml::row_bytes(type, row_length));
+  std::vector<std::byte> dst(static_cast<size_t>(rows) * row_size);
+  parallel_for(rows, std::max<int64_t>(1, (int64_t{1} << 16) / row_length), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      ggml::quantize_row(type, values.data() + r * row_length, dst.data() + static_cast<size_t>(r) * row_size, row_length);
+    }
+  });
+  return dst;
+}
+
+constexpr std::pair<std::string_view, GgufRecipe> kRecipeNames[] = {
+    {"f32", GgufRecipe::kF32},   {"f16", GgufRecipe::kF16},   {"bf16", GgufRecipe::kBF16},
+    {"q8_0", GgufRecipe::kQ8_0}, {"q4_0", GgufRecipe::kQ4_0}, {"q4_k_m", GgufRecipe::kQ4_K_M},
+};
+
 // ---- GGUF form ---------------------------------------------------------------------------
 
 struct GgufMetadata {
@@ -370,7 +469,8 @@ GgufMetadata gguf_metadata(const SyntheticModelSpec& s, Arch arch, const std::st
   GgufMetadata m;
   m.add("general.architecture", gguf::string_value(name));
   m.add("general.name", gguf::string_value("synthetic-" + s.arch));
-  m.add_u32("general.file_type", 0);  // ALL_F32
+  m.add_u32("general.file_type", gguf_file_type(s.gguf_recipe));
+  if (is_quantized(s.gguf_recipe)) m.add_u32("general.quantization_version", 2);  // ggml's GGML_QNT_VERSION
   m.add_u32(name + ".context_length", s.max_position_embeddings);
   m.add_u32(name + ".embedding_length", s.hidden_size);
   m.add_u32(name + ".block_count", s.num_layers);
@@ -395,8 +495,41 @@ std::span<const std::byte> f32_bytes(const std::vector<float>& v) { return std::
 
 }  // namespace
 
+std::optional<GgufRecipe> parse_gguf_recipe(std::string_view name) {
+  if (name == "int8") return GgufRecipe::kQ8_0;
+  if (name == "int4") return GgufRecipe::kQ4_0;
+  for (const auto& [n, r] : kRecipeNames) {
+    if (n == name) return r;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(GgufRecipe recipe) {
+  for (const auto& [n, r] : kRecipeNames) {
+    if (r == recipe) return n;
+  }
+  return "?";
+}
+
+bool is_quantized(GgufRecipe recipe) {
+  return recipe == GgufRecipe::kQ8_0 || recipe == GgufRecipe::kQ4_0 || recipe == GgufRecipe::kQ4_K_M;
+}
+
+int64_t synthetic_parameter_count(const SyntheticModelSpec& spec) {
+  int64_t n = 0;
+  for (const auto& unit : describe(spec, validate(spec))) {
+    for (const WeightDesc& d : unit) n += checked_numel(d.shape, d.gguf_name);
+  }
+  return n;
+}
+
 void write_synthetic_hf(const SyntheticModelSpec& spec, const fs::path& dir) {
   const Arch arch = validate(spec);
+  if (is_quantized(spec.gguf_recipe)) {
+    fail(ErrorCode::kInvalidArgument,
+         "synthetic model: gguf_recipe {} is for the GGUF form; the HF safetensors form holds f32/f16/bf16 only (hf_dtype)",
+         to_string(spec.gguf_recipe));
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) fail(ErrorCode::kIo, "cannot create '{}': {}", dir.string(), ec.message());
@@ -449,14 +582,19 @@ void write_synthetic_gguf(const SyntheticModelSpec& spec, const fs::path& file) 
   for (const auto& [key, value] : metadata.entries) writer.add(key, value);
   add_synthetic_tokenizer_gguf(synthetic_vocab(spec.vocab_size), writer);
   for (const auto& [name, values] : extra) writer.add_tensor(name, ggml::Type::kF32, {static_cast<int64_t>(values.size())}, f32_bytes(values));
-  // Weights are generated while the file is written, one tensor at a time.
+  // Weights are generated (and encoded) while the file is written, one tensor at a time.
+  const bool has_output = !spec.tie_word_embeddings;
   for (const auto& u : units) {
     for (const WeightDesc& d : u) {
-      writer.add_deferred_tensor(d.gguf_name, ggml::Type::kF32, d.shape, [&spec, d] {
+      const ggml::Type type = gguf_weight_type(spec.gguf_recipe, d, spec.num_layers, has_output);
+      writer.add_deferred_tensor(d.gguf_name, type, d.shape, [&spec, d, type] {
         std::vector<float> v = generate(spec, d);
         if (d.permute_heads) v = permute_for_adjacent_pairs(v, d.shape, d.permute_heads);
-        auto bytes = f32_bytes(v);
-        return std::vector<std::byte>(bytes.begin(), bytes.end());
+        if (type == ggml::Type::kF32) {
+          auto bytes = f32_bytes(v);
+          return std::vector<std::byte>(bytes.begin(), bytes.end());
+        }
+        return encode_rows(type, v, d.shape.back());
       });
     }
   }

@@ -326,6 +326,7 @@ TensorSet File::tensors() const {
     t.shape = info.shape;
     t.data = map_->range(data_offset + info.offset, info.bytes, info.name);
     t.owner = map_;
+    t.file_mapped = true;
     t.validate();
     set.add(std::move(t));
   }

@@ -142,6 +142,7 @@ File read(const fs::path& path) {
     }
     t.data = map->range(data_start + begin, end - begin, "tensor data");
     t.owner = map;
+    t.file_mapped = true;
     extents.push_back({begin, end, std::move(t)});
   }
   // File order (by offset), which also puts any overlapping pair next to each other.

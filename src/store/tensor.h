@@ -45,6 +45,7 @@ class Tensor {
   StoredType scale_type = StoredType::kF32;  // int8/int4: kF32 or kF16 (mxfp4: E8M0, ignored)
   std::span<const std::byte> data, scales, zero_points;
   std::shared_ptr<const void> owner;      // keeps the bytes alive (a MappedFile, a heap buffer)
+  bool file_mapped = false;               // the planes are pages of a read-only file mapping
 
   int64_t numel() const;
   int64_t cols() const;  // last dimension (1 for a scalar)

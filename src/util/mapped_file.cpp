@@ -85,6 +85,14 @@ void MappedFile::advise_willneed(uint64_t offset, uint64_t length) const {
   ::madvise(const_cast<std::byte*>(data_) + aligned, length + (offset - aligned), MADV_WILLNEED);
 }
 
+void release_file_pages(const void* p, size_t n) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(p), end = begin + n;
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (p == nullptr || last <= first) return;
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 std::string read_text_file(const std::filesystem::path& path, uint64_t max_bytes) {
   uint64_t size = 0;
   int fd = open_regular_file(path, &size);

@@ -45,6 +45,11 @@ class MappedFile {
   size_t size_;
 };
 
+// Drops the whole pages inside [p, p + n) from this process (madvise MADV_DONTNEED); a later
+// read faults them back in. Only for memory that is a read-only *file* mapping, where that is
+// harmless (on anonymous memory it would zero the pages). Failures are ignored.
+void release_file_pages(const void* p, size_t n);
+
 // Reads a whole (small) text file such as config.json; errors as for MappedFile::open
 // except that an empty file is returned as an empty string, and OUT_OF_RANGE when the file
 // is larger than `max_bytes` (so a hostile file cannot make us allocate without bound).

@@ -1,4 +1,4 @@
-// llmrt-run, llmrt-tokenize and llmrt-chat-template, run as a user runs them.
+// llmrt-run, llmrt-tokenize, llmrt-chat-template and llmrt-convert, run as a user runs them.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -7,6 +7,7 @@
 
 #include "apps/program.h"
 #include "runtime/synthetic_model.h"
+#include "store/gguf.h"
 #include "store/test_files.h"
 
 namespace llmrt {
@@ -122,6 +123,65 @@ TEST_F(Tools, ChatTemplateRendersAndReportsRaise) {
   ProgramRun bad = run(std::string(LLMRT_CHAT_TEMPLATE) + " -t " + (*dir_ / "bad.jinja").string() + " -i " + (*dir_ / "v.json").string(), *dir_);
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("roles must alternate"), std::string::npos) << bad.err;
+}
+
+// Generated token ids of `llmrt-run -m model -n 6 --json` (empty when it failed).
+nlohmann::json generated_ids(const std::string& model, const TempDir& dir) {
+  ProgramRun r = run(std::string(LLMRT_RUN) + " -m " + model + " -p 'the early bird' -n 6 --json", dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  if (r.exit_code != 0) return nlohmann::json::array();
+  return nlohmann::json::parse(r.out)["generated_token_ids"];
+}
+
+TEST_F(Tools, ConvertWritesQuantizedGgufThatGenerates) {
+  // q4_0 through the CLI (alias int4): the tiny preset's rows of 64 fit Q4_0's blocks of 32.
+  const std::string q4_0 = (*dir_ / "tiny-q4_0.gguf").string();
+  ProgramRun convert = run(std::string(LLMRT_CONVERT) + " --synthetic tiny --gguf --weights int4 -o " + q4_0, *dir_);
+  ASSERT_EQ(convert.exit_code, 0) << convert.err;
+  EXPECT_NE(convert.err.find("GGUF q4_0"), std::string::npos) << convert.err;
+  EXPECT_NE(convert.err.find("bytes per weight"), std::string::npos) << convert.err;
+  EXPECT_EQ(gguf::File::read(q4_0).tensors().at("blk.1.ffn_up.weight").type, StoredType::kQ4_0);
+  EXPECT_EQ(generated_ids(q4_0, *dir_).size(), 6u);
+
+  // q4_k_m needs rows of 256 for its Q4_K / Q6_K blocks.
+  SyntheticModelSpec s;
+  s.vocab_size = 512;
+  s.max_position_embeddings = 256;
+  s.hidden_size = 256;
+  s.intermediate_size = 512;
+  s.head_dim = 64;
+  s.gguf_recipe = GgufRecipe::kQ4_K_M;
+  const std::string q4_k_m = (*dir_ / "q4_k_m.gguf").string();
+  write_synthetic_gguf(s, q4_k_m);
+  const TensorSet tensors = gguf::File::read(q4_k_m).tensors();
+  EXPECT_EQ(tensors.at("blk.1.ffn_up.weight").type, StoredType::kQ4_K);
+  EXPECT_EQ(tensors.at("blk.1.ffn_down.weight").type, StoredType::kQ6_K);
+  EXPECT_EQ(generated_ids(q4_k_m, *dir_).size(), 6u);
+}
+
+TEST_F(Tools, ConvertWeightsModesAndErrors) {
+  const std::string convert = std::string(LLMRT_CONVERT) + " --synthetic tiny ";
+  ProgramRun hf_q4 = run(convert + "--weights q4_0 -o " + (*dir_ / "hf-q4").string(), *dir_);
+  EXPECT_EQ(hf_q4.exit_code, 2);
+  EXPECT_NE(hf_q4.err.find("quantized synthetic weights need --gguf"), std::string::npos) << hf_q4.err;
+  EXPECT_NE(hf_q4.err.find("f32/f16/bf16 only"), std::string::npos) << hf_q4.err;
+  EXPECT_FALSE(std::filesystem::exists(*dir_ / "hf-q4"));
+
+  ProgramRun unknown = run(convert + "--gguf --weights q3_k -o " + (*dir_ / "q3.gguf").string(), *dir_);
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("'q3_k'"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("q4_k_m"), std::string::npos) << unknown.err;
+  EXPECT_FALSE(std::filesystem::exists(*dir_ / "q3.gguf"));
+
+  ProgramRun real = run(std::string(LLMRT_CONVERT) + " -m model --weights int4 -o x", *dir_);
+  EXPECT_EQ(real.exit_code, 1);
+  EXPECT_NE(real.err.find("not implemented"), std::string::npos) << real.err;
+
+  // f16/bf16 without --gguf choose the safetensors dtype.
+  ProgramRun hf_bf16 = run(convert + "--weights bf16 -o " + (*dir_ / "hf-bf16").string(), *dir_);
+  ASSERT_EQ(hf_bf16.exit_code, 0) << hf_bf16.err;
+  std::ifstream config(*dir_ / "hf-bf16" / "config.json");
+  EXPECT_EQ(nlohmann::json::parse(config)["torch_dtype"], "bfloat16");
 }
 
 }  // namespace

@@ -96,23 +96,36 @@ Problem make_problem(const Case& c, std::mt19937& rng) {
   auto copy = [&](auto* dst, const auto& src) {
     for (size_t i = 0; i < src.size(); ++i) dst[i] = static_cast<std::remove_pointer_t<decltype(dst)>>(src[i]);
   };
+  // kQ4/kQ8 scales as the packers take them: f16 bits or f32.
+  auto put_scales = [&](void* dst, const std::vector<float>& src) {
+    for (size_t i = 0; i < src.size(); ++i) {
+      if (c.f16_scales) static_cast<uint16_t*>(dst)[i] = f32_to_f16(src[i]);
+      else static_cast<float*>(dst)[i] = src[i];
+    }
+  };
+  // 4-bit codes as the packers take them: byte 16g + j = code 32g + j | code 32g + 16 + j << 4.
+  auto pairs = [&](uint8_t* dst, const std::vector<int>& src) {
+    for (size_t g = 0; g < src.size() / 32; ++g) {
+      for (size_t j = 0; j < 16; ++j) dst[16 * g + j] = static_cast<uint8_t>(src[32 * g + j] | src[32 * g + 16 + j] << 4);
+    }
+  };
   switch (c.kind) {
     case PackedKind::kQ4:
-      p.packed = kernels::pack_q4(rows, cols, c.f16_scales, [&](int64_t r, uint8_t* q, float* s) {
-        copy(q, codes[static_cast<size_t>(r)]);
-        copy(s, scale[static_cast<size_t>(r)]);
+      p.packed = kernels::pack_q4(rows, cols, c.f16_scales, [&](int64_t r, uint8_t* q, void* s) {
+        pairs(q, codes[static_cast<size_t>(r)]);
+        put_scales(s, scale[static_cast<size_t>(r)]);
       });
       break;
     case PackedKind::kQ8:
-      p.packed = kernels::pack_q8(rows, cols, c.f16_scales, [&](int64_t r, int8_t* q, float* s) {
+      p.packed = kernels::pack_q8(rows, cols, c.f16_scales, [&](int64_t r, int8_t* q, void* s) {
         copy(q, codes[static_cast<size_t>(r)]);
-        copy(s, scale[static_cast<size_t>(r)]);
+        put_scales(s, scale[static_cast<size_t>(r)]);
       });
       break;
     case PackedKind::kQ4K:
       p.packed = kernels::pack_q4k(rows, cols, [&](int64_t r, uint8_t* q, uint8_t* s, uint8_t* m, float* d, float* dmin) {
         const auto ri = static_cast<size_t>(r);
-        copy(q, codes[ri]);
+        pairs(q, codes[ri]);
         copy(s, sc[ri]);
         copy(m, mn[ri]);
         copy(d, dd[ri]);
@@ -212,6 +225,7 @@ std::vector<Case> cases() {
       v.push_back({k, f16, 8, 32, 1});
       v.push_back({k, f16, 13, 96, 3});
       v.push_back({k, f16, 64, 512, 2});
+      v.push_back({k, f16, 16, 256, 9});  // two 4-token tiles and a remainder
     }
   }
   for (PackedKind k : {PackedKind::kQ4K, PackedKind::kQ6K}) {

@@ -83,9 +83,17 @@ typedef struct llmrt_tensor {
   uint64_t bytes;
 } llmrt_tensor;
 
+/* llmrt_compile_options.flags */
+/* Every weight plane passed to this compile lies in clean pages of a read-only file mapping
+ * that the host keeps for the model's lifetime. A plugin that has copied a weight into memory
+ * of its own may release those pages from the process (madvise MADV_DONTNEED), so that the
+ * model is not resident twice; reading them again stays valid (the pages come back from the
+ * file). */
+#define LLMRT_COMPILE_WEIGHTS_RELEASABLE 1u
+
 typedef struct llmrt_compile_options {
   uint32_t struct_size;
-  uint32_t reserved;
+  uint32_t flags;      /* LLMRT_COMPILE_* bits (this was a reserved zero before; 0 = none) */
   int64_t max_context; /* tokens a request's KV cache holds */
 } llmrt_compile_options;
 

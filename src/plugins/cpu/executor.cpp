@@ -6,6 +6,7 @@
 #include "plugins/cpu/packed_weights.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/mapped_file.h"
 
 namespace llmrt::cpu {
 
@@ -40,7 +41,8 @@ Tensor tensor_from_abi(const llmrt_weight& w) {
   return t;
 }
 
-CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uint32_t n_weights, int64_t max_context)
+CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uint32_t n_weights, int64_t max_context,
+                             uint32_t flags)
     : graph_(std::move(graph)), max_context_(max_context) {
   graph_.validate();
   std::unordered_map<std::string, const llmrt_weight*> by_name;
@@ -87,7 +89,18 @@ CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uin
     if (n.op != core::OpType::kFullyConnected || n.inputs.size() < 2) continue;
     auto w = weights_.find(n.inputs[1]);
     if (w == weights_.end()) continue;
-    if (const kernels::PackedMatrix* p = packed_weights(w->second)) packed_bytes += p->bytes();
+    const auto t1 = std::chrono::steady_clock::now();
+    if (const kernels::PackedMatrix* p = packed_weights(w->second)) {
+      packed_bytes += p->bytes();
+      // The kernels read only the packed copy now; the host's pages of the original need not
+      // stay resident (a Gather of the same tied table faults back the rows it reads).
+      if (flags & LLMRT_COMPILE_WEIGHTS_RELEASABLE) {
+        for (auto plane : {w->second.data, w->second.scales, w->second.zero_points}) release_file_pages(plane.data(), plane.size());
+      }
+      log::debug("cpu: packed '{}' ({}, {}) as {} in {:.1f} ms", w->second.name, llmrt::to_string(w->second.type),
+                 shape_to_string(w->second.shape), kernels::to_string(p->kind()),
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count());
+    }
   }
   if (packed_bytes) {
     log::info("cpu: repacked {:.1f} MB of block-quantized weights in {:.0f} ms", static_cast<double>(packed_bytes) / 1e6,

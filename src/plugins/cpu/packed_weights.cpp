@@ -14,14 +14,15 @@ uint16_t u16(const std::byte* p) {
   return v;
 }
 
-// Scale of 32-column group g of row r in a planar codec's scale plane.
-float planar_scale(const Tensor& w, int64_t r, int64_t g) {
+// Row r's scales of a planar codec, one per 32 columns (a group of G >= 32 repeats its scale),
+// as stored: f16 bits or f32.
+void planar_scales(const Tensor& w, int64_t r, void* out) {
   const int64_t per_row = w.cols() / w.group_size;
-  const int64_t i = r * per_row + g * kernels::kQGroup / w.group_size;
-  if (w.scale_type == StoredType::kF16) return f16_to_f32(u16(w.scales.data() + 2 * i));
-  float s;
-  std::memcpy(&s, w.scales.data() + 4 * i, 4);
-  return s;
+  const size_t bytes = w.scale_type == StoredType::kF16 ? 2 : 4;
+  for (int64_t g = 0; g < w.cols() / kernels::kQGroup; ++g) {
+    const int64_t i = r * per_row + g * kernels::kQGroup / w.group_size;
+    std::memcpy(static_cast<std::byte*>(out) + static_cast<size_t>(g) * bytes, w.scales.data() + static_cast<size_t>(i) * bytes, bytes);
+  }
 }
 
 // The Q4_K (scale, min) pair of sub-block j from the 12 packed bytes (ggml's layout, see
@@ -41,34 +42,37 @@ std::shared_ptr<const void> build(const Tensor& w) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(w.data.data());
   switch (w.type) {
     case StoredType::kQ4_0:
-      return kernels::pack_q4(rows, cols, true, [&](int64_t r, uint8_t* q, float* s) {
+      return kernels::pack_q4(rows, cols, true, [&](int64_t r, uint8_t* q, void* scale) {
+        auto* s = static_cast<uint16_t*>(scale);
         for (int64_t b = 0; b < cols / 32; ++b) {
           const uint8_t* blk = bytes + (r * (cols / 32) + b) * 18;
-          s[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk)));
-          for (int j = 0; j < 16; ++j) {
-            q[b * 32 + j] = blk[2 + j] & 0xF;
-            q[b * 32 + 16 + j] = blk[2 + j] >> 4;
-          }
+          s[b] = u16(reinterpret_cast<const std::byte*>(blk));
+          std::memcpy(q + b * 16, blk + 2, 16);  // already in the packer's nibble-pair order
         }
       });
     case StoredType::kInt4Sym:
-      return kernels::pack_q4(rows, cols, w.scale_type == StoredType::kF16, [&](int64_t r, uint8_t* q, float* s) {
+      return kernels::pack_q4(rows, cols, w.scale_type == StoredType::kF16, [&](int64_t r, uint8_t* q, void* s) {
+        // Planar: element 2j is the low nibble of byte j; the packer wants (j, j + 16) pairs.
         const uint8_t* row = bytes + r * cols / 2;
-        for (int64_t c = 0; c < cols; ++c) q[c] = (row[c / 2] >> (c % 2 ? 4 : 0)) & 0xF;
-        for (int64_t g = 0; g < cols / 32; ++g) s[g] = planar_scale(w, r, g);
+        auto code = [row](int64_t c) { return (row[c / 2] >> (c % 2 ? 4 : 0)) & 0xF; };
+        for (int64_t g = 0; g < cols / 32; ++g) {
+          for (int64_t j = 0; j < 16; ++j) q[16 * g + j] = static_cast<uint8_t>(code(32 * g + j) | code(32 * g + 16 + j) << 4);
+        }
+        planar_scales(w, r, s);
       });
     case StoredType::kQ8_0:
-      return kernels::pack_q8(rows, cols, true, [&](int64_t r, int8_t* q, float* s) {
+      return kernels::pack_q8(rows, cols, true, [&](int64_t r, int8_t* q, void* scale) {
+        auto* s = static_cast<uint16_t*>(scale);
         for (int64_t b = 0; b < cols / 32; ++b) {
           const uint8_t* blk = bytes + (r * (cols / 32) + b) * 34;
-          s[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk)));
+          s[b] = u16(reinterpret_cast<const std::byte*>(blk));
           std::memcpy(q + b * 32, blk + 2, 32);
         }
       });
     case StoredType::kInt8Sym:
-      return kernels::pack_q8(rows, cols, w.scale_type == StoredType::kF16, [&](int64_t r, int8_t* q, float* s) {
+      return kernels::pack_q8(rows, cols, w.scale_type == StoredType::kF16, [&](int64_t r, int8_t* q, void* s) {
         std::memcpy(q, bytes + r * cols, static_cast<size_t>(cols));
-        for (int64_t g = 0; g < cols / 32; ++g) s[g] = planar_scale(w, r, g);
+        planar_scales(w, r, s);
       });
     case StoredType::kQ4_K:
       return kernels::pack_q4k(rows, cols, [&](int64_t r, uint8_t* q, uint8_t* sc, uint8_t* m, float* d, float* dmin) {
@@ -77,10 +81,13 @@ std::shared_ptr<const void> build(const Tensor& w) {
           d[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk)));
           dmin[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk + 2)));
           for (int j = 0; j < 8; ++j) k4_scale_min(blk + 4, j, &sc[b * 8 + j], &m[b * 8 + j]);
-          // Element 64c + 32hi + l is nibble hi of qs[32c + l].
-          for (int e = 0; e < 256; ++e) {
-            const int c = e / 64, hi = (e / 32) % 2, l = e % 32;
-            q[b * 256 + e] = (blk[16 + 32 * c + l] >> (4 * hi)) & 0xF;
+          // Element 64c + 32hi + l is nibble hi of qs[32c + l]; the packer wants, per group
+          // (sub-block 2c + hi), the pairs (l, l + 16).
+          for (int s8 = 0; s8 < 8; ++s8) {
+            const uint8_t* qs = blk + 16 + 32 * (s8 / 2);
+            const int shift = 4 * (s8 % 2);
+            uint8_t* out = q + b * 128 + 16 * s8;
+            for (int j = 0; j < 16; ++j) out[j] = static_cast<uint8_t>(((qs[j] >> shift) & 0xF) | ((qs[j + 16] >> shift) & 0xF) << 4);
           }
         }
       });
