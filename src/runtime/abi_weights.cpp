@@ -23,6 +23,7 @@ AbiWeights abi_weights(const core::Graph& graph, FunctionRef<const Tensor&(std::
     e.zero_points = w.zero_points.data();
     e.zero_points_bytes = w.zero_points.size();
     out.entries.push_back(e);
+    out.flags.push_back(w.file_mapped ? LLMRT_WEIGHT_FILE_MAPPED : 0);
   }
   return out;
 }

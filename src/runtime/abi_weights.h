@@ -15,6 +15,7 @@ namespace llmrt {
 
 struct AbiWeights {
   std::vector<llmrt_weight> entries;
+  std::vector<uint8_t> flags;       // per entry: LLMRT_WEIGHT_* bits (compile_options.weight_flags)
   std::deque<std::string> strings;  // names and type names (stable addresses)
 };
 

@@ -214,15 +214,9 @@ CompiledModel Core::compile(const Model& model, std::string_view device_name, co
     auto part = std::make_unique<CompiledModel::Impl::Part>();
     part->device = devices[static_cast<size_t>(seg.device)];
     const std::string json = seg.graph.serialize();
-    bool all_mapped = true;
-    AbiWeights weights = abi_weights(seg.graph, [&](std::string_view name) -> const Tensor& {
-      const Tensor& t = impl->model->weight(name);
-      all_mapped = all_mapped && t.file_mapped;
-      return t;
-    });
-    // The model keeps its file maps alive as long as any compiled model uses it.
-    const llmrt_compile_options copts{sizeof(llmrt_compile_options), all_mapped ? LLMRT_COMPILE_WEIGHTS_RELEASABLE : 0u,
-                                      max_context};
+    AbiWeights weights = abi_weights(seg.graph, [&](std::string_view name) -> const Tensor& { return impl->model->weight(name); });
+    // The model (and so its file maps) lives as long as any compiled model that uses it.
+    const llmrt_compile_options copts{sizeof(llmrt_compile_options), 0, max_context, weights.flags.data()};
     llmrt_error err{};
     const llmrt_plugin_api& api = part->device->plugin->api();
     plugin::check(api.compile(part->device->plugin->state(), part->device->index, json.c_str(), weights.entries.data(),

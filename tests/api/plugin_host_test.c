@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   weight.shape[1] = 4;
   weight.data = w;
   weight.data_bytes = sizeof w;
-  llmrt_compile_options options = {sizeof(llmrt_compile_options), 0, 16};
+  llmrt_compile_options options = {sizeof(llmrt_compile_options), 0, 16, NULL};
   void* compiled = NULL;
   CHECK(api->compile(plugin, 0, kGraph, &weight, 1, &options, &compiled, &err) == LLMRT_OK);
   if (!compiled) {

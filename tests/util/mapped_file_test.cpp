@@ -54,6 +54,20 @@ TEST_F(MappedFileTest, MapsTheWholeFile) {
   f->advise_willneed(4097, 1u << 30);  // past the end: clipped, not an error
 }
 
+// Releasing pages of a file map drops them from the process only: a later read sees the file's
+// bytes again, page-aligned or not, and a range inside one page releases nothing.
+TEST_F(MappedFileTest, ReleasedPagesReadBackFromTheFile) {
+  std::string content(5 * 4096 + 123, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 31 + 7);
+  auto f = MappedFile::open(write("r.bin", content));
+  const std::string before(reinterpret_cast<const char*>(f->data()), f->size());
+  ASSERT_EQ(before, content);
+  release_file_pages(f->data() + 100, f->size() - 200);
+  release_file_pages(f->data() + 10, 20);
+  release_file_pages(nullptr, 0);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(f->data()), f->size()), content);
+}
+
 TEST_F(MappedFileTest, MissingFileIsNotFound) {
   std::string msg;
   EXPECT_EQ(open_error(dir_ / "nope.gguf", &msg), ErrorCode::kNotFound);

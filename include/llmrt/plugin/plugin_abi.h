@@ -83,18 +83,20 @@ typedef struct llmrt_tensor {
   uint64_t bytes;
 } llmrt_tensor;
 
-/* llmrt_compile_options.flags */
-/* Every weight plane passed to this compile lies in clean pages of a read-only file mapping
- * that the host keeps for the model's lifetime. A plugin that has copied a weight into memory
- * of its own may release those pages from the process (madvise MADV_DONTNEED), so that the
- * model is not resident twice; reading them again stays valid (the pages come back from the
- * file). */
-#define LLMRT_COMPILE_WEIGHTS_RELEASABLE 1u
+/* llmrt_compile_options.weight_flags bits, one byte per weight entry. */
+/* The weight's planes lie in clean pages of a read-only file mapping that the host keeps for
+ * the model's lifetime. A plugin that has copied the weight into memory of its own may release
+ * those pages from the process (madvise MADV_DONTNEED) so that the model is not resident
+ * twice; reading them again stays valid (the pages come back from the file). */
+#define LLMRT_WEIGHT_FILE_MAPPED 1u
 
 typedef struct llmrt_compile_options {
   uint32_t struct_size;
-  uint32_t flags;      /* LLMRT_COMPILE_* bits (this was a reserved zero before; 0 = none) */
+  uint32_t reserved;
   int64_t max_context; /* tokens a request's KV cache holds */
+  /* NULL, or n_weights bytes of LLMRT_WEIGHT_* bits in the order of the weights array. Added
+   * in ABI 1 without a version change: read it only when struct_size covers it. */
+  const uint8_t* weight_flags;
 } llmrt_compile_options;
 
 typedef struct llmrt_plugin_api {

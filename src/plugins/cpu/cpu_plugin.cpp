@@ -160,9 +160,9 @@ llmrt_status compile(void*, uint32_t device, const char* graph_json, const llmrt
     require(graph_json, "compile(): graph_json");
     require(compiled, "compile(): compiled");
     if (n_weights) require(weights, "compile(): weights");
-    const bool full = options && options->struct_size >= sizeof(llmrt_compile_options);
-    const int64_t max_context = full ? options->max_context : 0;
-    const uint32_t flags = full ? options->flags : 0;
+    const uint32_t size = options ? options->struct_size : 0;
+    const int64_t max_context = size >= offsetof(llmrt_compile_options, max_context) + 8 ? options->max_context : 0;
+    const uint8_t* flags = size >= sizeof(llmrt_compile_options) ? options->weight_flags : nullptr;
     auto c = std::make_unique<Compiled>();
     c->graph = std::make_unique<CompiledGraph>(core::Graph::deserialize(graph_json), weights, n_weights, max_context, flags);
     log::debug("cpu: compiled {} nodes, context {}", c->graph->graph().nodes().size(), max_context);

@@ -1,7 +1,9 @@
 #include "plugins/cpu/executor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <unordered_set>
 
 #include "plugins/cpu/packed_weights.h"
 #include "util/error.h"
@@ -42,11 +44,12 @@ Tensor tensor_from_abi(const llmrt_weight& w) {
 }
 
 CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uint32_t n_weights, int64_t max_context,
-                             uint32_t flags)
+                             const uint8_t* weight_flags)
     : graph_(std::move(graph)), max_context_(max_context) {
   graph_.validate();
   std::unordered_map<std::string, const llmrt_weight*> by_name;
   for (uint32_t i = 0; i < n_weights; ++i) by_name[weights[i].name ? weights[i].name : ""] = &weights[i];
+  std::unordered_set<ValueId> releasable;  // weights in host file mappings we may drop pages of
   const auto& values = graph_.values();
   for (size_t id = 0; id < values.size(); ++id) {
     const core::Value& v = values[id];
@@ -59,6 +62,7 @@ CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uin
            shape_to_string(v.shape), llmrt::to_string(t.type), shape_to_string(t.shape));
     }
     weights_.emplace(static_cast<ValueId>(id), std::move(t));
+    if (weight_flags && (weight_flags[it->second - weights] & LLMRT_WEIGHT_FILE_MAPPED)) releasable.insert(static_cast<ValueId>(id));
   }
   // Weights read as plain operands (everything except FullyConnected's matrix and Gather's
   // table) are decoded to f32 once here.
@@ -82,19 +86,26 @@ CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uin
     }
   }
   // Block-quantized FullyConnected weights are repacked for the CPU kernels now, each in
-  // parallel over its panels, so that the first step does not pay for it.
+  // parallel over its panels, so that the first step does not pay for it. Largest first: with
+  // the host's pages of each released after packing, peak memory is then the packed model plus
+  // one small source tensor rather than plus the (often largest) output head.
   const auto t0 = std::chrono::steady_clock::now();
   uint64_t packed_bytes = 0;
+  std::vector<std::unordered_map<ValueId, Tensor>::iterator> fc_weights;
   for (const core::Node& n : graph_.nodes()) {
     if (n.op != core::OpType::kFullyConnected || n.inputs.size() < 2) continue;
     auto w = weights_.find(n.inputs[1]);
-    if (w == weights_.end()) continue;
+    if (w != weights_.end() && std::find(fc_weights.begin(), fc_weights.end(), w) == fc_weights.end()) fc_weights.push_back(w);
+  }
+  std::stable_sort(fc_weights.begin(), fc_weights.end(),
+                   [](const auto& a, const auto& b) { return a->second.storage_bytes() > b->second.storage_bytes(); });
+  for (auto w : fc_weights) {
     const auto t1 = std::chrono::steady_clock::now();
     if (const kernels::PackedMatrix* p = packed_weights(w->second)) {
       packed_bytes += p->bytes();
       // The kernels read only the packed copy now; the host's pages of the original need not
       // stay resident (a Gather of the same tied table faults back the rows it reads).
-      if (flags & LLMRT_COMPILE_WEIGHTS_RELEASABLE) {
+      if (releasable.count(w->first)) {
         for (auto plane : {w->second.data, w->second.scales, w->second.zero_points}) release_file_pages(plane.data(), plane.size());
       }
       log::debug("cpu: packed '{}' ({}, {}) as {} in {:.1f} ms", w->second.name, llmrt::to_string(w->second.type),

@@ -18,10 +18,10 @@ class Request;
 class CompiledGraph {
  public:
   // Errors: BAD_FORMAT when a weight is missing, mistyped or of the wrong shape (naming it).
-  // flags: llmrt_compile_options.flags (LLMRT_COMPILE_WEIGHTS_RELEASABLE lets it drop the
-  // host's pages of weights it has packed into its own memory).
+  // weight_flags: llmrt_compile_options.weight_flags or nullptr (LLMRT_WEIGHT_FILE_MAPPED lets
+  // it drop the host's pages of a weight it has packed into its own memory).
   CompiledGraph(core::Graph graph, const llmrt_weight* weights, uint32_t n_weights, int64_t max_context,
-                uint32_t flags = 0);
+                const uint8_t* weight_flags = nullptr);
   std::unique_ptr<Request> create_request() const;
   const core::Graph& graph() const { return graph_; }
 

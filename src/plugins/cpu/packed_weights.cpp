@@ -100,11 +100,14 @@ std::shared_ptr<const void> build(const Tensor& w) {
           std::memcpy(sc + b * 16, blk + 192, 16);
           // Element 128h + 32k + l: low 4 bits nibble k/2 of ql[64h + 32(k%2) + l], high 2 bits
           // bits 2k..2k+1 of qh[32h + l].
-          for (int e = 0; e < 256; ++e) {
-            const int h = e / 128, k = (e % 128) / 32, l = e % 32;
-            const int low = (ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 0xF;
-            const int high = (qh[32 * h + l] >> (2 * k)) & 3;
-            q[b * 256 + e] = static_cast<uint8_t>(low | (high << 4));
+          for (int h = 0; h < 2; ++h) {
+            for (int k = 0; k < 4; ++k) {
+              const uint8_t* lo = ql + 64 * h + 32 * (k % 2);
+              const uint8_t* hi = qh + 32 * h;
+              uint8_t* out = q + b * 256 + 128 * h + 32 * k;
+              const int ls = 4 * (k / 2), hs = 2 * k;
+              for (int l = 0; l < 32; ++l) out[l] = static_cast<uint8_t>(((lo[l] >> ls) & 0xF) | ((hi[l] >> hs) & 3) << 4);
+            }
           }
         }
       });
