@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/dot.h"
 #include "plugins/cpu/onednn_matmul.h"
 #include "plugins/cpu/packed_weights.h"
@@ -55,6 +56,18 @@ void binary(const Node& n, const std::vector<Operand>& in, Activation& out, bool
     o[o.size() - 1 - k] = std::max(da, db);
   }
   out.resize(core::DType::kF32, o);
+  if (a == b) {  // the common case (residual adds, gating): element by element, in parallel
+    const float *pa = in[0].f(), *pb = in[1].f();
+    float* po = out.f();
+    parallel_for(numel(o), 16384, [&](int64_t begin, int64_t end) {
+      if (add) {
+        for (int64_t i = begin; i < end; ++i) po[i] = pa[i] + pb[i];
+      } else {
+        for (int64_t i = begin; i < end; ++i) po[i] = pa[i] * pb[i];
+      }
+    });
+    return;
+  }
   // Strides of a and b in the output's index space (0 where they broadcast).
   auto aligned = [&](const Shape& s) {
     std::vector<int64_t> st = strides(s), r(o.size(), 0);
@@ -184,12 +197,14 @@ void rms_norm(const Node& n, const std::vector<Operand>& in, Activation& out) {
   out.resize(core::DType::kF32, xs);
   const float *x = in[0].f(), *w = in[1].f();
   float* y = out.f();
-  for (int64_t r = 0; r < rows; ++r) {
-    double ss = 0;
-    for (int64_t i = 0; i < h; ++i) ss += static_cast<double>(x[r * h + i]) * x[r * h + i];
-    const double inv = 1.0 / std::sqrt(ss / static_cast<double>(h) + eps);
-    for (int64_t i = 0; i < h; ++i) y[r * h + i] = static_cast<float>(x[r * h + i] * inv) * w[i];
-  }
+  parallel_for(rows, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      double ss = 0;
+      for (int64_t i = 0; i < h; ++i) ss += static_cast<double>(x[r * h + i]) * x[r * h + i];
+      const double inv = 1.0 / std::sqrt(ss / static_cast<double>(h) + eps);
+      for (int64_t i = 0; i < h; ++i) y[r * h + i] = static_cast<float>(x[r * h + i] * inv) * w[i];
+    }
+  });
 }
 
 void softmax_rows(float* x, int64_t rows, int64_t n) {
@@ -366,31 +381,6 @@ void rope(const Node& n, const std::vector<Operand>& in, Activation& out) {
   }
 }
 
-// softmax(q k^T * scale) v for one query row against key rows [first, keys).
-void attend(const float* q, const float* k_base, const float* v_base, int64_t k_stride, int64_t first, int64_t keys,
-            int64_t hd, double scale, float* out, std::vector<double>& scores) {
-  scores.resize(static_cast<size_t>(keys));
-  double mx = -std::numeric_limits<double>::infinity();
-  for (int64_t j = first; j < keys; ++j) {
-    const float* k = k_base + j * k_stride;
-    double dot = 0;
-    for (int64_t d = 0; d < hd; ++d) dot += static_cast<double>(q[d]) * k[d];
-    scores[static_cast<size_t>(j)] = dot * scale;
-    mx = std::max(mx, scores[static_cast<size_t>(j)]);
-  }
-  double sum = 0;
-  for (int64_t j = first; j < keys; ++j) {
-    double& s = scores[static_cast<size_t>(j)];
-    s = std::exp(s - mx);
-    sum += s;
-  }
-  for (int64_t d = 0; d < hd; ++d) {
-    double acc = 0;
-    for (int64_t j = first; j < keys; ++j) acc += scores[static_cast<size_t>(j)] * v_base[j * k_stride + d];
-    out[d] = static_cast<float>(acc / sum);
-  }
-}
-
 void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpContext& ctx) {
   const int64_t heads = n.attrs.i("heads"), kv_heads = n.attrs.i("kv_heads"), hd = n.attrs.i("head_dim");
   const double scale = n.attrs.f("scale");
@@ -401,17 +391,50 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
   // Keys a query at 0-based key index `last` sees: [first_key(last), last].
   auto first_key = [window](int64_t last) { return window > 0 ? std::max<int64_t>(0, last - window + 1) : 0; };
   out.resize(core::DType::kF32, in[0].shape());
-  if (heads_layout) {  // [heads, T, hd], causal over these T keys
-    const int64_t t_count = in[0].shape()[1];
-    parallel_for(heads * t_count, 1, [&](int64_t begin, int64_t end) {
-      std::vector<double> own;
-      std::vector<double>& scores = buffer(ctx.scratch ? ctx.scratch->f64() : nullptr, own, 0);
-      for (int64_t job = begin; job < end; ++job) {
-        const int64_t h = job / t_count, t = job % t_count, kvh = h / group;
-        attend(in[0].f() + (h * t_count + t) * hd, in[1].f() + kvh * t_count * hd, in[2].f() + kvh * t_count * hd, hd,
-               first_key(t), t + 1, hd, scale, out.f() + (h * t_count + t) * hd, scores);
+  // The fused kernel (kernels/cpu/attention.h) runs one KV head and its GQA group of query
+  // heads per call, in parallel over KV heads; the key limits are per token.
+  std::vector<int64_t> own_limits;
+  std::vector<int64_t>& limits = ctx.scratch ? ctx.scratch->limits() : own_limits;
+  auto run_heads = [&](kernels::AttentionArgs args, int64_t t_count, int64_t q_kvh_stride, int64_t kv_kvh_stride) {
+    parallel_for(kv_heads, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> own;
+      std::vector<float>& scratch = buffer(ctx.scratch ? ctx.scratch->f32() : nullptr, own,
+                                           kernels::attention_scratch_floats(t_count * group, hd));
+      for (int64_t kvh = begin; kvh < end; ++kvh) {
+        kernels::AttentionArgs a = args;
+        a.q += kvh * q_kvh_stride;
+        a.out += kvh * q_kvh_stride;
+        a.k += kvh * kv_kvh_stride;
+        a.v += kvh * kv_kvh_stride;
+        a.scratch = scratch.data();
+        kernels::attention(a);
       }
     });
+  };
+  if (heads_layout) {  // [heads, T, hd], causal over these T keys
+    const int64_t t_count = in[0].shape()[1];
+    limits.resize(static_cast<size_t>(2 * t_count));
+    for (int64_t t = 0; t < t_count; ++t) {
+      limits[static_cast<size_t>(t)] = first_key(t);
+      limits[static_cast<size_t>(t_count + t)] = t;
+    }
+    kernels::AttentionArgs a{};
+    a.q = in[0].f();
+    a.q_token_stride = hd;
+    a.q_head_stride = t_count * hd;
+    a.n_tokens = t_count;
+    a.n_heads = group;
+    a.first = limits.data();
+    a.last = limits.data() + t_count;
+    a.k = in[1].f();
+    a.v = in[2].f();
+    a.kv_stride = hd;
+    a.head_dim = hd;
+    a.scale = static_cast<float>(scale);
+    a.out = out.f();
+    a.out_token_stride = hd;
+    a.out_head_stride = t_count * hd;
+    run_heads(a, t_count, group * t_count * hd, t_count * hd);
     return;
   }
   const int64_t t_count = in[0].shape()[0], width = kv_heads * hd;
@@ -433,15 +456,28 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
     v_base = kv.v.data();
     first_pos = ctx.n_past;
   }
-  parallel_for(t_count * heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<double> own;
-    std::vector<double>& scores = buffer(ctx.scratch ? ctx.scratch->f64() : nullptr, own, 0);
-    for (int64_t job = begin; job < end; ++job) {
-      const int64_t t = job / heads, h = job % heads, kvh = h / group;
-      attend(in[0].f() + (t * heads + h) * hd, k_base + kvh * hd, v_base + kvh * hd, width, first_key(first_pos + t),
-             first_pos + t + 1, hd, scale, out.f() + (t * heads + h) * hd, scores);
-    }
-  });
+  limits.resize(static_cast<size_t>(2 * t_count));
+  for (int64_t t = 0; t < t_count; ++t) {
+    limits[static_cast<size_t>(t)] = first_key(first_pos + t);
+    limits[static_cast<size_t>(t_count + t)] = first_pos + t;
+  }
+  kernels::AttentionArgs a{};
+  a.q = in[0].f();
+  a.q_token_stride = heads * hd;
+  a.q_head_stride = hd;
+  a.n_tokens = t_count;
+  a.n_heads = group;
+  a.first = limits.data();
+  a.last = limits.data() + t_count;
+  a.k = k_base;
+  a.v = v_base;
+  a.kv_stride = width;
+  a.head_dim = hd;
+  a.scale = static_cast<float>(scale);
+  a.out = out.f();
+  a.out_token_stride = heads * hd;
+  a.out_head_stride = hd;
+  run_heads(a, t_count, group * hd, hd);
 }
 
 }  // namespace
@@ -492,7 +528,11 @@ void run_ref(const Node& n, const std::vector<Operand>& in, Activation& out, OpC
     case OpType::kSwiGLU: {
       if (in[0].shape() != in[1].shape()) bad(n, "gate {} and up {} differ", shape_to_string(in[0].shape()), shape_to_string(in[1].shape()));
       out.resize(core::DType::kF32, in[0].shape());
-      for (int64_t i = 0; i < out.numel(); ++i) out.f()[i] = silu(in[0].f()[i]) * in[1].f()[i];
+      const float *g = in[0].f(), *u = in[1].f();
+      float* y = out.f();
+      parallel_for(out.numel(), 16384, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) y[i] = silu(g[i]) * u[i];
+      });
       return;
     }
   }

@@ -31,8 +31,11 @@ class Scratch {
   // Activations quantized for the packed-weight kernels (one per request: every thread of a
   // parallel op writes its own rows).
   kernels::QuantizedRows& quantized() { return quantized_; }
+  // Per-token key limits of an attention op (first and last key index).
+  std::vector<int64_t>& limits() { return limits_; }
 
  private:
+  std::vector<int64_t> limits_;
   kernels::QuantizedRows quantized_;
   std::vector<std::vector<float>> f32_;
   std::vector<std::vector<double>> f64_;
