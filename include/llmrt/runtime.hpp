@@ -5,7 +5,7 @@
 //   llmrt::Model model = core.read_model("Llama-3.2-1B");  // HF folder or .gguf file
 //   llmrt::CompiledModel cm = core.compile(model, "CPU", {.max_context = 2048});
 //   llmrt::InferRequest req = cm.create_request();
-//   std::vector<float> logits = req.infer(prompt_ids);  // [tokens x vocab]
+//   std::vector<float> logits = req.infer(prompt_ids);  // [tokens x vocab] ([vocab] with last_token_logits)
 //
 // Errors are llmrt::Error (llmrt/error.hpp) with a code and a message naming what is wrong.
 // Thread-safety: Core, Model and CompiledModel may be shared between threads; an InferRequest
@@ -56,6 +56,10 @@ struct ModelInfo {
 
 struct CompileOptions {
   int64_t max_context = 0;  // KV-cache length in tokens; 0: min(model's max positions, 4096)
+  // InferRequest::infer returns the logits of the step's last token only ([vocab]) instead of
+  // every token's ([T * vocab]): what generation needs, and a prefill then skips T - 1 runs of
+  // the output head (a quarter of a 1B model's prefill).
+  bool last_token_logits = false;
 };
 
 class Core;

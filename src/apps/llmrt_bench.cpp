@@ -77,7 +77,7 @@ Run run_once(const llmrt::CompiledModel& compiled, int64_t prompt, int64_t gen, 
   Run r;
   auto t0 = Clock::now();
   std::vector<float> logits = req.infer(ids);
-  int32_t token = argmax(logits.data() + (prompt - 1) * vocab, vocab);
+  int32_t token = argmax(logits.data() + logits.size() - static_cast<size_t>(vocab), vocab);  // the last token's row
   r.ttft_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   double decode_ms = 0;
   for (int64_t i = 1; i < gen; ++i) {
@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
     llmrt::Core core;
     llmrt::Model model = core.read_model(model_path);
     const int64_t context = *std::max_element(prompts.begin(), prompts.end()) + gen + 1;
-    llmrt::CompiledModel compiled = core.compile(model, device, {.max_context = context});
+    llmrt::CompiledModel compiled = core.compile(model, device, {.max_context = context, .last_token_logits = true});
     const double load_ms = std::chrono::duration<double, std::milli>(Clock::now() - load_start).count();
     const llmrt::ModelInfo& info = model.info();
     const double weight_gb = static_cast<double>(info.decode_weight_bytes) / 1e9;

@@ -16,6 +16,8 @@
 //   Transpose(x) attr perm
 //   Concat(x...) attr axis
 //   Slice(x) attrs axis, begin, end                              [begin, end) along axis
+//         or attrs axis, last                                    the last `last` elements
+//         (a dynamic dimension's end, e.g. the final token of a prompt)
 //   CausalMask(scores [.., M, N]) -> scores with -inf where key j > query i + (N - M)
 // Fused ops
 //   FullyConnected(x [T, K], w [N, K] weight (any stored type), bias [N] optional) -> [T, N]

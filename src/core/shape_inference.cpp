@@ -194,8 +194,16 @@ std::vector<ValueType> infer_outputs(const Graph& g, OpType op, const std::vecto
     case OpType::kSlice: {
       c.count(1, 1);
       Shape out = c.s(0);
-      int64_t axis = c.attrs.i("axis"), begin = c.attrs.i("begin"), end = c.attrs.i("end");
+      const int64_t axis = c.attrs.i("axis");
       if (axis < 0 || axis >= static_cast<int64_t>(out.size())) c.bad("axis {} out of range for rank {}", axis, out.size());
+      if (c.attrs.has("last")) {
+        const int64_t last = c.attrs.i("last");
+        int64_t& d = out[static_cast<size_t>(axis)];
+        if (last < 1 || (d != kDynamic && last > d)) c.bad("the last {} elements of a dimension of {}", last, d);
+        d = last;
+        return {{c.v(0).dtype, out}};
+      }
+      int64_t begin = c.attrs.i("begin"), end = c.attrs.i("end");
       if (begin < 0 || end < begin) c.bad("slice [{}, {}) is not a forward range", begin, end);
       int64_t& d = out[static_cast<size_t>(axis)];
       if (d != kDynamic) {

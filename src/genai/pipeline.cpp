@@ -60,7 +60,7 @@ struct Pipeline::Impl {
       template_source = read_text_file(path / "chat_template.jinja");
     }
     if (!template_source.empty()) chat_template.emplace(template_source);
-    compiled = core.compile(model, device, CompileOptions{options.max_context});
+    compiled = core.compile(model, device, CompileOptions{options.max_context, /*last_token_logits=*/true});
     request = compiled->create_request();
     load_time_ms = ms_since(t0);
     log::info("pipeline: '{}' on {} loaded in {:.1f} ms", path.string(), compiled->device(), load_time_ms);

@@ -71,6 +71,7 @@ struct CompiledModel::Impl {
   std::vector<std::unique_ptr<Part>> parts;
   std::string device;
   int64_t max_context = 0;
+  bool last_token_logits = false;
   std::vector<std::pair<std::string, std::string>> placement;
 };
 
@@ -178,7 +179,7 @@ CompiledModel Core::compile(const Model& model, std::string_view device_name, co
   const ModelConfig& cfg = model.impl_->loaded->config;
   int64_t max_context = options.max_context > 0 ? options.max_context : std::min<int64_t>(cfg.max_position_embeddings, 4096);
   if (max_context > (int64_t{1} << 24)) fail(ErrorCode::kOutOfRange, "max_context {} is beyond any sensible KV cache", max_context);
-  core::Graph graph = build_graph(*model.impl_->loaded, max_context);
+  core::Graph graph = build_graph(*model.impl_->loaded, max_context, options.last_token_logits);
   if (const char* dump = std::getenv("LLMRT_DUMP_GRAPH"); dump && *dump && std::string_view(dump) != "0") {
     log::write(log::Level::kInfo, "graph of " + cfg.source + ":\n" + graph.dump());
   }
@@ -210,6 +211,7 @@ CompiledModel Core::compile(const Model& model, std::string_view device_name, co
   impl->model = model.impl_->loaded;
   impl->device = target.info.name;
   impl->max_context = max_context;
+  impl->last_token_logits = options.last_token_logits;
   for (Segment& seg : partition(graph, node_device)) {
     auto part = std::make_unique<CompiledModel::Impl::Part>();
     part->device = devices[static_cast<size_t>(seg.device)];
@@ -336,10 +338,11 @@ std::vector<float> InferRequest::infer(std::span<const int32_t> tokens) {
   rollback.done = true;
   impl_->n_past += t;
   const Host& logits = values.at("logits");
-  if (logits.dtype != LLMRT_DTYPE_F32 || logits.bytes.size() != static_cast<size_t>(t * vocab) * 4) {
-    fail(ErrorCode::kInternal, "logits came back with {} bytes, expected {}", logits.bytes.size(), t * vocab * 4);
+  const int64_t rows = impl_->compiled->last_token_logits ? 1 : t;
+  if (logits.dtype != LLMRT_DTYPE_F32 || logits.bytes.size() != static_cast<size_t>(rows * vocab) * 4) {
+    fail(ErrorCode::kInternal, "logits came back with {} bytes, expected {}", logits.bytes.size(), rows * vocab * 4);
   }
-  std::vector<float> out(static_cast<size_t>(t * vocab));
+  std::vector<float> out(static_cast<size_t>(rows * vocab));
   std::memcpy(out.data(), logits.bytes.data(), logits.bytes.size());
   return out;
 }

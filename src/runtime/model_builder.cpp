@@ -53,7 +53,8 @@ namespace {
 
 class Builder {
  public:
-  Builder(const LoadedModel& m, int64_t max_context) : m_(m), c_(m.config), names_(tensor_names(m.config.format)), max_context_(max_context) {}
+  Builder(const LoadedModel& m, int64_t max_context, bool last_token_logits)
+      : m_(m), c_(m.config), names_(tensor_names(m.config.format)), max_context_(max_context), last_only_(last_token_logits) {}
 
   Graph build() {
     const int64_t nh = c_.num_heads, nkv = c_.num_kv_heads, hd = c_.head_dim, h = c_.hidden_size, f = c_.intermediate_size;
@@ -99,6 +100,12 @@ class Builder {
       ValueId act = g_.add_node(OpType::kMul, p + "swiglu", {g_.add_node(OpType::kSiLU, p + "silu", {gate}), up});
       ValueId down = linear(p + "down", act, names_.down(l), h, f, "");
       x = g_.add_node(OpType::kAdd, p + "ffn_residual", {x, down});
+    }
+    if (last_only_) {
+      Attributes a;
+      a.set("axis", int64_t{0});
+      a.set("last", int64_t{1});
+      x = g_.add_node(OpType::kSlice, "last_token", {x}, a);
     }
     ValueId y = rms_norm("final_norm", x, names_.final_norm, h);
     const std::string& head = c_.tie_word_embeddings ? names_.embed : names_.lm_head;
@@ -174,12 +181,15 @@ class Builder {
   const ModelConfig& c_;
   TensorNames names_;
   int64_t max_context_;
+  bool last_only_;
   Graph g_;
   ValueId positions_ = -1;
 };
 
 }  // namespace
 
-Graph build_graph(const LoadedModel& model, int64_t max_context) { return Builder(model, max_context).build(); }
+Graph build_graph(const LoadedModel& model, int64_t max_context, bool last_token_logits) {
+  return Builder(model, max_context, last_token_logits).build();
+}
 
 }  // namespace llmrt

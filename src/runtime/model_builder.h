@@ -28,6 +28,8 @@ std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& path)
 // max_context: the KV-cache length the graph will be compiled for (GGUF phi3 picks its RoPE
 // factors from it, as llama.cpp does). BAD_FORMAT naming the tensor, the expected and the
 // found shape when a tensor does not fit the config; NOT_FOUND for a missing tensor.
-core::Graph build_graph(const LoadedModel& model, int64_t max_context);
+// last_token_logits: the head runs on the final token only (logits [1, vocab]), all that
+// generation needs; otherwise on every token ([T, vocab], for scoring a text).
+core::Graph build_graph(const LoadedModel& model, int64_t max_context, bool last_token_logits = false);
 
 }  // namespace llmrt

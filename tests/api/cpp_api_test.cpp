@@ -2,6 +2,7 @@
 // a synthetic model: the public headers and the shared library are enough for an application.
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -30,6 +31,19 @@ int main() {
     bool ok = logits.size() == prompt.size() * static_cast<size_t>(vocab) && request.n_past() == 4;
     std::vector<int32_t> next = {3};
     ok = ok && request.infer(next).size() == static_cast<size_t>(vocab);
+    // last_token_logits: one row, the same values as the last row of every token's logits (the
+    // output head is per token; only rows the caller would drop are skipped).
+    llmrt::CompiledModel last_only = core.compile(model, "CPU", {.max_context = 64, .last_token_logits = true});
+    llmrt::InferRequest r2 = last_only.create_request();
+    std::vector<float> last = r2.infer(prompt);
+    ok = ok && last.size() == static_cast<size_t>(vocab);
+    for (int64_t i = 0; ok && i < vocab; ++i) {
+      const float want = logits[static_cast<size_t>(3 * vocab + i)];
+      if (std::fabs(last[static_cast<size_t>(i)] - want) > 1e-5f * (1.0f + std::fabs(want))) {
+        std::printf("last_token_logits: logit %lld is %g, want %g\n", static_cast<long long>(i), last[static_cast<size_t>(i)], want);
+        ok = false;
+      }
+    }
     std::printf("cpp_api_test: %s\n", ok ? "ok" : "FAILED");
     status = ok ? 0 : 1;
   } catch (const llmrt::Error& e) {

@@ -942,6 +942,19 @@ std::vector<OpCase> causal_mask_cases() {
     c.tolerance = kExact;
     cases.push_back(std::move(c));
   }
+  // "last": the final elements of a dimension that is dynamic in the graph (a prompt's last token).
+  for (int64_t last : {1, 2}) {
+    OpCase c{"[5, 6] axis 0, last " + std::to_string(last)};
+    HostTensor x = r.f32({5, 6});
+    const Ref want = slice_ref(ref_of(x), 0, 5 - last, 5);
+    Attributes attrs;
+    attrs.set("axis", int64_t{0});
+    attrs.set("last", last);
+    c.output(c.graph.add_node(OpType::kSlice, "slice", {c.input("x", std::move(x), Shape{kDynamic, 6})}, attrs), want);
+    c.tolerance = kExact;
+    c.n_tokens = 5;
+    cases.push_back(std::move(c));
+  }
   return cases;
 }
 

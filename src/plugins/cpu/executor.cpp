@@ -85,6 +85,21 @@ CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uin
       slot_widths_[static_cast<size_t>(slot)] = n.attrs.i("kv_heads") * n.attrs.i("head_dim");
     }
   }
+  // Liveness: the last node reading each activation (graph outputs live to the end).
+  {
+    std::vector<int64_t> last(values.size(), -1);
+    const auto& nodes = graph_.nodes();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      for (ValueId in : nodes[i].inputs) last[static_cast<size_t>(in)] = static_cast<int64_t>(i);
+    }
+    for (ValueId o : graph_.outputs()) last[static_cast<size_t>(o)] = -1;
+    dead_after_.resize(nodes.size());
+    for (size_t v = 0; v < values.size(); ++v) {
+      if (last[v] >= 0 && !weights_.count(static_cast<ValueId>(v))) {
+        dead_after_[static_cast<size_t>(last[v])].push_back(static_cast<ValueId>(v));
+      }
+    }
+  }
   // Block-quantized FullyConnected weights are repacked for the CPU kernels now, each in
   // parallel over its panels, so that the first step does not pay for it. Largest first: with
   // the host's pages of each released after packing, peak memory is then the packed model plus
@@ -176,7 +191,8 @@ void Request::execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_i
   }
   OpContext ctx{n_past_, n_tokens, &kv_, compiled_.max_context_, &scratch_};
   std::vector<Operand> operands;
-  for (const core::Node& n : g.nodes()) {
+  for (size_t ni = 0; ni < g.nodes().size(); ++ni) {
+    const core::Node& n = g.nodes()[ni];
     operands.clear();
     for (ValueId in : n.inputs) {
       Operand op;
@@ -188,13 +204,29 @@ void Request::execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_i
       }
       operands.push_back(op);
     }
+    Activation& out = values_[static_cast<size_t>(n.outputs[0])];
+    if (out.f32.capacity() == 0 && !pool_f32_.empty()) {
+      out.f32 = std::move(pool_f32_.back());
+      pool_f32_.pop_back();
+    }
+    if (out.i32.capacity() == 0 && !pool_i32_.empty()) {
+      out.i32 = std::move(pool_i32_.back());
+      pool_i32_.pop_back();
+    }
     auto t0 = std::chrono::steady_clock::now();
-    run_ref(n, operands, values_[static_cast<size_t>(n.outputs[0])], ctx);
+    run_ref(n, operands, out, ctx);
     if (log::verbose()) {
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       log::info("cpu: {} '{}' ref {} -> {} {:.3f} ms", core::to_string(n.op), n.name,
                 n.inputs.empty() ? "" : shape_to_string(operands[0].shape()),
                 shape_to_string(values_[static_cast<size_t>(n.outputs[0])].shape), ms);
+    }
+    for (ValueId dead : compiled_.dead_after_[ni]) {
+      Activation& a = values_[static_cast<size_t>(dead)];
+      if (a.f32.capacity()) pool_f32_.push_back(std::move(a.f32));
+      if (a.i32.capacity()) pool_i32_.push_back(std::move(a.i32));
+      a.f32 = {};
+      a.i32 = {};
     }
   }
   for (uint32_t i = 0; i < n_outputs; ++i) {

@@ -32,6 +32,9 @@ class CompiledGraph {
   std::unordered_map<core::ValueId, Tensor> weights_;        // by value id
   std::unordered_map<core::ValueId, Activation> decoded_;    // weights used as plain operands
   std::vector<int64_t> slot_widths_;                          // KV width of each cache slot
+  // Per node: the values whose last reader it is (not graph outputs); their buffers go back to
+  // the request's pool once it has run, so a step holds only the live activations.
+  std::vector<std::vector<core::ValueId>> dead_after_;
 };
 
 class Request {
@@ -46,6 +49,8 @@ class Request {
   std::vector<KvSlot> kv_;
   int64_t n_past_ = 0;
   std::vector<Activation> values_;  // by value id, for the current step
+  std::vector<std::vector<float>> pool_f32_;    // buffers of dead values, reused by later ones
+  std::vector<std::vector<int32_t>> pool_i32_;
   Scratch scratch_;                 // kernels' working buffers, kept between steps
 };
 

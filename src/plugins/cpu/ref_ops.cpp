@@ -293,8 +293,12 @@ void concat(const Node& n, const std::vector<Operand>& in, Activation& out) {
 }
 
 void slice(const Node& n, const std::vector<Operand>& in, Activation& out) {
-  const int64_t axis = n.attrs.i("axis"), begin = n.attrs.i("begin"), end = n.attrs.i("end");
   const Shape& src = in[0].shape();
+  const int64_t axis = n.attrs.i("axis");
+  const int64_t dim = src[static_cast<size_t>(axis)];
+  const bool from_end = n.attrs.has("last");
+  const int64_t begin = from_end ? dim - n.attrs.i("last") : n.attrs.i("begin"), end = from_end ? dim : n.attrs.i("end");
+  if (begin < 0) bad(n, "the last {} elements of a dimension of {}", n.attrs.i("last"), dim);
   if (end > src[static_cast<size_t>(axis)]) bad(n, "slice [{}, {}) exceeds dimension {}", begin, end, src[static_cast<size_t>(axis)]);
   Shape o = src;
   o[static_cast<size_t>(axis)] = end - begin;
