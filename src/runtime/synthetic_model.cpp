@@ -566,6 +566,11 @@ void write_synthetic_hf(const SyntheticModelSpec& spec, const fs::path& dir) {
 
 void write_synthetic_gguf(const SyntheticModelSpec& spec, const fs::path& file) {
   const Arch arch = validate(spec);
+  if (file.has_parent_path()) {  // like the HF form, create the folder the file goes in
+    std::error_code ec;
+    fs::create_directories(file.parent_path(), ec);
+    if (ec) fail(ErrorCode::kIo, "cannot create '{}': {}", file.parent_path().string(), ec.message());
+  }
   const std::string arch_name = is_llama_arch(arch) ? "llama" : arch == Arch::kQwen2 ? "qwen2" : "phi3";
   const GgufMetadata metadata = gguf_metadata(spec, arch, arch_name);
 

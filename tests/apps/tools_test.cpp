@@ -135,7 +135,8 @@ nlohmann::json generated_ids(const std::string& model, const TempDir& dir) {
 
 TEST_F(Tools, ConvertWritesQuantizedGgufThatGenerates) {
   // q4_0 through the CLI (alias int4): the tiny preset's rows of 64 fit Q4_0's blocks of 32.
-  const std::string q4_0 = (*dir_ / "tiny-q4_0.gguf").string();
+  // The folder it goes in does not exist yet (README's main command writes into build/models).
+  const std::string q4_0 = (*dir_ / "models" / "tiny-q4_0.gguf").string();
   ProgramRun convert = run(std::string(LLMRT_CONVERT) + " --synthetic tiny --gguf --weights int4 -o " + q4_0, *dir_);
   ASSERT_EQ(convert.exit_code, 0) << convert.err;
   EXPECT_NE(convert.err.find("GGUF q4_0"), std::string::npos) << convert.err;
