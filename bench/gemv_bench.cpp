@@ -18,8 +18,6 @@ using llmrt::CpuIsa;
 namespace k = llmrt::kernels;
 
 std::unique_ptr<k::PackedMatrix> random_matrix(k::PackedKind kind, int64_t rows, int64_t cols) {
-  std::mt19937 rng(1);
-  auto u = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   switch (kind) {
     case k::PackedKind::kQ4:
       return k::pack_q4(rows, cols, true, [&](int64_t, uint8_t* q, void* scale) {
@@ -46,7 +44,6 @@ std::unique_ptr<k::PackedMatrix> random_matrix(k::PackedKind kind, int64_t rows,
         for (int64_t b = 0; b < cols / 256; ++b) d[b] = 0.001f;
       });
   }
-  (void)u;
   return nullptr;
 }
 

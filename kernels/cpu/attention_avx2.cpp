@@ -13,11 +13,12 @@
 
 #include "attention.h"
 #include "attention_exp.h"
+#include "attention_rows.h"
+#include "avx2_reduce.h"
 
 namespace llmrt::kernels::avx2 {
 namespace {
 
-constexpr int64_t kRowTile = 16;  // query rows whose accumulators stay hot while blocks stream by
 
 inline __m256 exp8(__m256 x) {
   using namespace exp_detail;
@@ -37,19 +38,6 @@ inline __m256 exp8(__m256 x) {
   return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
 }
 
-inline float hsum(__m256 v) {
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  return _mm_cvtss_f32(h);
-}
-
-inline float hmax(__m256 v) {
-  __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_max_ss(h, _mm_movehdup_ps(h));
-  return _mm_cvtss_f32(h);
-}
 
 // Lanes [0, n) set, n in [0, 8].
 inline __m256i lane_mask(int64_t n) {
@@ -130,7 +118,7 @@ template <bool kCopy>
     acc1 = _mm256_fmadd_ps(_mm256_maskload_ps(q + dims.full, dims.tail_mask),
                            load_row_masked<kCopy>(k + dims.full, c, at + dims.full, dims.tail_mask), acc1);
   }
-  return hsum(_mm256_add_ps(acc0, acc1));
+  return hsum_ps(_mm256_add_ps(acc0, acc1));
 }
 
 // o[0, 8 NV) = alpha * o + sum_j p[j] * v_j[0, 8 NV), v_j = v + j * stride (copied to row j,
@@ -202,7 +190,7 @@ void row_block(const float* q, const BlockRows& b, float scale_f, const Dims& di
     _mm256_storeu_ps(p + j, s);
     vmax = _mm256_max_ps(vmax, s);
   }
-  float block_max = hmax(vmax);
+  float block_max = hmax_ps(vmax);
   for (; j < n; ++j) {
     p[j] = dot1<kCopy>(q, b.k + j * b.stride, b.k_copy, j, dims) * scale_f;
     block_max = std::max(block_max, p[j]);
@@ -223,7 +211,7 @@ void row_block(const float* q, const BlockRows& b, float scale_f, const Dims& di
   }
   // exp(-inf) on a row's first block gives FLT_MIN, harmless: l and o are still zero.
   const __m256 alpha = exp8(_mm256_set1_ps(m - m_new));
-  l = _mm256_cvtss_f32(alpha) * l + hsum(sum);
+  l = _mm256_cvtss_f32(alpha) * l + hsum_ps(sum);
   m = m_new;
   pv_row<kCopy>(o, p, b.v, b.stride, b.v_copy, n, alpha, dims);
 }
@@ -258,26 +246,16 @@ void attention(const AttentionArgs& a) {
   const int64_t packed_stride = (hd + 15) / 16 * 16;
   float* k_pack = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p + (block + 7) / 8 * 8) + 63) & ~uintptr_t{63});
   float* v_pack = k_pack + block * packed_stride;
-  auto first_of = [&](int64_t t) { return a.first ? a.first[t] : int64_t{0}; };
-  auto q_row = [&](int64_t r) { return a.q + r / a.n_heads * a.q_token_stride + r % a.n_heads * a.q_head_stride; };
-  auto out_row = [&](int64_t r) { return a.out + r / a.n_heads * a.out_token_stride + r % a.n_heads * a.out_head_stride; };
+  const AttentionRows rows{a};
   for (int64_t r0 = 0; r0 < n_rows; r0 += kRowTile) {
     const int64_t r1 = std::min(n_rows, r0 + kRowTile);
-    int64_t key_lo = std::numeric_limits<int64_t>::max(), key_hi = -1;
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t t = r / a.n_heads;
-      std::fill_n(out_row(r), hd, 0.0f);
-      m[r] = -std::numeric_limits<float>::infinity();
-      l[r] = 0;
-      if (first_of(t) > a.last[t]) continue;  // no key: the row stays zero
-      key_lo = std::min(key_lo, first_of(t));
-      key_hi = std::max(key_hi, a.last[t]);
-    }
+    int64_t key_lo = 0, key_hi = -1;
+    rows.start_tile(r0, r1, m, l, &key_lo, &key_hi);
     const bool pack = r1 - r0 > 1 && a.kv_stride != hd;
     for (int64_t j0 = key_lo; j0 <= key_hi; j0 += block) {
       auto range = [&](int64_t r, int64_t* lo, int64_t* hi) {
         const int64_t t = r / a.n_heads;
-        *lo = std::max(j0, first_of(t));
+        *lo = std::max(j0, rows.first(t));
         *hi = std::min(j0 + block - 1, a.last[t]);
         return *lo <= *hi;
       };
@@ -286,7 +264,7 @@ void attention(const AttentionArgs& a) {
           int64_t lo, hi;
           if (!range(r, &lo, &hi)) continue;
           const BlockRows b{a.k + lo * a.kv_stride, a.v + lo * a.kv_stride, a.kv_stride, hi - lo + 1, {}, {}};
-          row_block<false>(q_row(r), b, a.scale, dims, p, out_row(r), m[r], l[r]);
+          row_block<false>(rows.q(r), b, a.scale, dims, p, rows.out(r), m[r], l[r]);
         }
         continue;
       }
@@ -307,7 +285,7 @@ void attention(const AttentionArgs& a) {
       if (packer >= 0) {
         const BlockRows b{a.k + union_lo * a.kv_stride, a.v + union_lo * a.kv_stride, a.kv_stride,
                           union_hi - union_lo + 1,     {k_pack, packed_stride},       {v_pack, packed_stride}};
-        row_block<true>(q_row(packer), b, a.scale, dims, p, out_row(packer), m[packer], l[packer]);
+        row_block<true>(rows.q(packer), b, a.scale, dims, p, rows.out(packer), m[packer], l[packer]);
       } else {
         pack_rows(a.k + union_lo * a.kv_stride, a.kv_stride, union_hi - union_lo + 1, hd, k_pack, packed_stride);
         pack_rows(a.v + union_lo * a.kv_stride, a.kv_stride, union_hi - union_lo + 1, hd, v_pack, packed_stride);
@@ -317,13 +295,13 @@ void attention(const AttentionArgs& a) {
         if (r == packer || !range(r, &lo, &hi)) continue;
         const int64_t off = (lo - union_lo) * packed_stride;
         const BlockRows b{k_pack + off, v_pack + off, packed_stride, hi - lo + 1, {}, {}};
-        row_block<false>(q_row(r), b, a.scale, dims, p, out_row(r), m[r], l[r]);
+        row_block<false>(rows.q(r), b, a.scale, dims, p, rows.out(r), m[r], l[r]);
       }
     }
     for (int64_t r = r0; r < r1; ++r) {
       if (l[r] == 0) continue;
       const float inv = 1.0f / l[r];
-      float* o = out_row(r);
+      float* o = rows.out(r);
       int64_t d = 0;
       for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(o + d), _mm256_set1_ps(inv)));
       for (; d < hd; ++d) o[d] *= inv;

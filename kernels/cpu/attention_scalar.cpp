@@ -8,11 +8,11 @@
 
 #include "attention.h"
 #include "attention_exp.h"
+#include "attention_rows.h"
 
 namespace llmrt::kernels {
 
 namespace {
-constexpr int64_t kRowTile = 16;  // query rows whose accumulators stay hot while blocks stream by
 int64_t round_up8(int64_t n) { return (n + 7) / 8 * 8; }
 }  // namespace
 
@@ -59,28 +59,18 @@ void attention(const AttentionArgs& a) {
   float* m = a.scratch;
   float* l = m + n_rows;
   float* p = l + n_rows;
-  auto first_of = [&](int64_t t) { return a.first ? a.first[t] : int64_t{0}; };
-  auto q_row = [&](int64_t r) { return a.q + r / a.n_heads * a.q_token_stride + r % a.n_heads * a.q_head_stride; };
-  auto out_row = [&](int64_t r) { return a.out + r / a.n_heads * a.out_token_stride + r % a.n_heads * a.out_head_stride; };
+  const AttentionRows rows{a};
   for (int64_t r0 = 0; r0 < n_rows; r0 += kRowTile) {
     const int64_t r1 = std::min(n_rows, r0 + kRowTile);
-    int64_t key_lo = std::numeric_limits<int64_t>::max(), key_hi = -1;
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t t = r / a.n_heads;
-      std::fill_n(out_row(r), hd, 0.0f);
-      m[r] = -std::numeric_limits<float>::infinity();
-      l[r] = 0;
-      if (first_of(t) > a.last[t]) continue;  // no key: the row stays zero
-      key_lo = std::min(key_lo, first_of(t));
-      key_hi = std::max(key_hi, a.last[t]);
-    }
+    int64_t key_lo = 0, key_hi = -1;
+    rows.start_tile(r0, r1, m, l, &key_lo, &key_hi);
     for (int64_t j0 = key_lo; j0 <= key_hi; j0 += block) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t t = r / a.n_heads;
-        const int64_t lo = std::max(j0, first_of(t)), hi = std::min(j0 + block - 1, a.last[t]);
+        const int64_t lo = std::max(j0, rows.first(t)), hi = std::min(j0 + block - 1, a.last[t]);
         if (lo > hi) continue;
         const int64_t n = hi - lo + 1;
-        const float* q = q_row(r);
+        const float* q = rows.q(r);
         float block_max = -std::numeric_limits<float>::infinity();
         for (int64_t j = 0; j < n; ++j) {
           const float* k = a.k + (lo + j) * a.kv_stride;
@@ -98,7 +88,7 @@ void attention(const AttentionArgs& a) {
         }
         m[r] = m_new;
         l[r] = alpha * l[r] + sum;
-        float* o = out_row(r);
+        float* o = rows.out(r);
         for (int64_t d = 0; d < hd; ++d) o[d] *= alpha;
         for (int64_t j = 0; j < n; ++j) {
           const float* v = a.v + (lo + j) * a.kv_stride;
@@ -109,7 +99,7 @@ void attention(const AttentionArgs& a) {
     for (int64_t r = r0; r < r1; ++r) {
       if (l[r] == 0) continue;
       const float inv = 1.0f / l[r];
-      float* o = out_row(r);
+      float* o = rows.out(r);
       for (int64_t d = 0; d < hd; ++d) o[d] *= inv;
     }
   }

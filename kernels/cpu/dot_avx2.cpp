@@ -1,6 +1,7 @@
 // AVX2 + FMA inner product: two 8-lane accumulators, scalar tail.
 #include <immintrin.h>
 
+#include "avx2_reduce.h"
 #include "dot.h"
 
 namespace llmrt::kernels::avx2 {
@@ -12,11 +13,7 @@ float dot_f32(const float* a, const float* b, size_t n) {
     s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
   }
   for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  s0 = _mm256_add_ps(s0, s1);
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  float sum = _mm_cvtss_f32(h);
+  float sum = hsum_ps(_mm256_add_ps(s0, s1));
   for (; i < n; ++i) sum += a[i] * b[i];
   return sum;
 }

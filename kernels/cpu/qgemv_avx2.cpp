@@ -9,12 +9,11 @@
 #include <cstring>
 #include <limits>
 
+#include "avx2_reduce.h"
 #include "qgemv.h"
 
 namespace llmrt::kernels::avx2 {
 namespace {
-
-constexpr int64_t kSuper = 256;
 
 inline __m256i bcast4(const int8_t* p) {
   int32_t v;
@@ -24,31 +23,41 @@ inline __m256i bcast4(const int8_t* p) {
 
 inline __m256i load(const uint8_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
 
-// One 32-column group, nibble codes: sum_j c_j q_j per row (int32 lanes). Each vpmaddubsw lane
-// is at most 2 * 15 * 127, eight of them 30480: the int16 sum cannot overflow.
-inline __m256i dot_u4(const uint8_t* c, const int8_t* q) {
+// One 32-column group of nibble codes against N tokens: out[i] = sum_j c_j q_i[j] per row (int32
+// lanes). Each 32-byte chunk is loaded and unpacked once for all N tokens (N = 4 in a prefill:
+// that reuse is what keeps it from being unpack-bound). A vpmaddubsw lane is at most
+// 2 * 15 * 127, eight of them 30480: the int16 sums cannot overflow.
+template <int N>
+inline void dot_u4(const uint8_t* c, const int8_t* const* q, __m256i* out) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
-  __m256i acc = _mm256_setzero_si256();
+  __m256i acc[N];
+  for (int i = 0; i < N; ++i) acc[i] = _mm256_setzero_si256();
   for (int k = 0; k < 4; ++k) {
     const __m256i w = load(c + 32 * k);
     const __m256i lo = _mm256_and_si256(w, m4);
     const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
-    acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(lo, bcast4(q + 4 * k)));
-    acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(hi, bcast4(q + 16 + 4 * k)));
+    for (int i = 0; i < N; ++i) {
+      acc[i] = _mm256_add_epi16(acc[i], _mm256_maddubs_epi16(lo, bcast4(q[i] + 4 * k)));
+      acc[i] = _mm256_add_epi16(acc[i], _mm256_maddubs_epi16(hi, bcast4(q[i] + 16 + 4 * k)));
+    }
   }
-  return _mm256_madd_epi16(acc, _mm256_set1_epi16(1));
+  for (int i = 0; i < N; ++i) out[i] = _mm256_madd_epi16(acc[i], _mm256_set1_epi16(1));
 }
 
-// One group, int8 codes: |c| x (q with c's sign); a lane is at most 2 * 128 * 127 < 2^15.
-inline __m256i dot_s8(const uint8_t* c, const int8_t* q) {
+// One group of int8 codes against N tokens: |c| x (q with c's sign); a lane is at most
+// 2 * 128 * 127 < 2^15.
+template <int N>
+inline void dot_s8(const uint8_t* c, const int8_t* const* q, __m256i* out) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i acc = _mm256_setzero_si256();
+  for (int i = 0; i < N; ++i) out[i] = _mm256_setzero_si256();
   for (int k = 0; k < 8; ++k) {
     const __m256i w = load(c + 32 * k);
-    const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(bcast4(q + 4 * k), w));
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+    const __m256i aw = _mm256_abs_epi8(w);
+    for (int i = 0; i < N; ++i) {
+      const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bcast4(q[i] + 4 * k), w));
+      out[i] = _mm256_add_epi32(out[i], _mm256_madd_epi16(p, ones));
+    }
   }
-  return acc;
 }
 
 // Bits 2k..2k+1 of each byte moved to bits 4..5 (other bits garbage; the caller masks).
@@ -88,35 +97,22 @@ inline __m256i i8x8(const int8_t* p) {
   return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
 }
 
-template <PackedKind K, bool F16>
-__m256 panel_token(const std::byte* panel, size_t params, int64_t groups, const int8_t* q, const float* d,
-                   const int32_t* s16, const int32_t* s32) {
+// One token against one panel of a K kind (kQ4K / kQ6K), superblock by superblock.
+template <PackedKind K>
+__m256 panel_token_k(const std::byte* panel, size_t params, int64_t groups, const int8_t* q, const float* d,
+                     const int32_t* s16, const int32_t* s32) {
   __m256 acc = _mm256_setzero_ps();
   const auto* codes = reinterpret_cast<const uint8_t*>(panel + params);
-  if constexpr (K == PackedKind::kQ4 || K == PackedKind::kQ8) {
-    for (int64_t g = 0; g < groups; ++g) {
-      __m256 sw;
-      if constexpr (F16) {
-        sw = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(panel) + g));
-      } else {
-        sw = _mm256_load_ps(reinterpret_cast<const float*>(panel) + g * kPanelRows);
-      }
-      __m256i dot;
-      if constexpr (K == PackedKind::kQ4) {
-        dot = _mm256_sub_epi32(dot_u4(codes + 128 * g, q + 32 * g), _mm256_set1_epi32(8 * s32[g]));
-      } else {
-        dot = dot_s8(codes + 256 * g, q + 32 * g);
-      }
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(sw, _mm256_set1_ps(d[g])), acc);
-    }
-  } else if constexpr (K == PackedKind::kQ4K) {
+  if constexpr (K == PackedKind::kQ4K) {
     for (int64_t s = 0; s < groups / 8; ++s) {
       const auto* sp = reinterpret_cast<const uint8_t*>(panel) + 192 * s;
       const __m256 dd = _mm256_load_ps(reinterpret_cast<const float*>(sp));
       const __m256 dm = _mm256_load_ps(reinterpret_cast<const float*>(sp + 32));
       for (int64_t j = 0; j < 8; ++j) {
         const int64_t g = 8 * s + j;
-        const __m256i raw = dot_u4(codes + 128 * g, q + 32 * g);
+        const int8_t* qg = q + 32 * g;
+        __m256i raw;
+        dot_u4<1>(codes + 128 * g, &qg, &raw);
         const __m256i t1 = _mm256_mullo_epi32(u8x8(sp + 64 + 8 * j), raw);
         const __m256i t2 = _mm256_mullo_epi32(u8x8(sp + 128 + 8 * j), _mm256_set1_epi32(s32[g]));
         const __m256 dg = _mm256_set1_ps(d[g]);
@@ -144,25 +140,21 @@ __m256 panel_token(const std::byte* panel, size_t params, int64_t groups, const 
   return acc;
 }
 
-// Four tokens against one panel (kQ4 / kQ8): each 32-byte chunk of codes is loaded and
-// unpacked once and multiplied with all four tokens' activations, which is what makes a
-// prefill compute-bound rather than unpack-bound. Per token the integer sums and the f32
-// updates are those of panel_token, in the same order.
-template <PackedKind K, bool F16>
-void panel_4tokens(const std::byte* panel, size_t params, int64_t groups, const QuantizedRows& x, int64_t t0,
-                   __m256 acc[4]) {
+// N tokens (rows t0.. of x) against one panel of kQ4 / kQ8; per token the integer sums and the
+// f32 updates are those of the scalar variant, in the same order.
+template <PackedKind K, bool F16, int N>
+void panel_tokens(const std::byte* panel, size_t params, int64_t groups, const QuantizedRows& x, int64_t t0,
+                  __m256 acc[N]) {
   const auto* codes = reinterpret_cast<const uint8_t*>(panel + params);
-  const int64_t cols = x.cols;
-  const int8_t* q[4];
-  const float* d[4];
-  const int32_t* s32[4];
-  for (int i = 0; i < 4; ++i) {
-    q[i] = x.q.get() + (t0 + i) * cols;
+  const int8_t* q[N];
+  const float* d[N];
+  const int32_t* s32[N];
+  for (int i = 0; i < N; ++i) {
+    q[i] = x.q.get() + (t0 + i) * x.cols;
     d[i] = x.d.get() + (t0 + i) * groups;
     s32[i] = x.s32.get() + (t0 + i) * groups;
     acc[i] = _mm256_setzero_ps();
   }
-  const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
   for (int64_t g = 0; g < groups; ++g) {
     __m256 sw;
     if constexpr (F16) {
@@ -170,34 +162,16 @@ void panel_4tokens(const std::byte* panel, size_t params, int64_t groups, const 
     } else {
       sw = _mm256_load_ps(reinterpret_cast<const float*>(panel) + g * kPanelRows);
     }
-    __m256i dot[4];
+    __m256i dot[N];
     if constexpr (K == PackedKind::kQ4) {
-      __m256i s16[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-      for (int k = 0; k < 4; ++k) {
-        const __m256i w = load(codes + 128 * g + 32 * k);
-        const __m256i lo = _mm256_and_si256(w, m4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), m4);
-        for (int i = 0; i < 4; ++i) {
-          s16[i] = _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(lo, bcast4(q[i] + 32 * g + 4 * k)));
-          s16[i] = _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(hi, bcast4(q[i] + 32 * g + 16 + 4 * k)));
-        }
-      }
-      for (int i = 0; i < 4; ++i) {
-        dot[i] = _mm256_sub_epi32(_mm256_madd_epi16(s16[i], ones), _mm256_set1_epi32(8 * s32[i][g]));
-      }
+      dot_u4<N>(codes + 128 * g, q, dot);
+      for (int i = 0; i < N; ++i) dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(8 * s32[i][g]));
     } else {
-      for (int i = 0; i < 4; ++i) dot[i] = _mm256_setzero_si256();
-      for (int k = 0; k < 8; ++k) {
-        const __m256i w = load(codes + 256 * g + 32 * k);
-        const __m256i aw = _mm256_abs_epi8(w);
-        for (int i = 0; i < 4; ++i) {
-          const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bcast4(q[i] + 32 * g + 4 * k), w));
-          dot[i] = _mm256_add_epi32(dot[i], _mm256_madd_epi16(p, ones));
-        }
-      }
+      dot_s8<N>(codes + 256 * g, q, dot);
     }
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < N; ++i) {
       acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[i]), _mm256_mul_ps(sw, _mm256_set1_ps(d[i][g])), acc[i]);
+      q[i] += kQGroup;
     }
   }
 }
@@ -218,42 +192,27 @@ void run(const PackedMatrix& w, const QuantizedRows& x, float* y, int64_t y_stri
   for (int64_t p = p0; p < p1; ++p) {
     const std::byte* panel = w.panel(p);
     const int64_t n_rows = std::min(kPanelRows, w.rows() - p * kPanelRows);
-    int64_t t = 0;
+    float* out = y + p * kPanelRows;
     if constexpr (K == PackedKind::kQ4 || K == PackedKind::kQ8) {
+      int64_t t = 0;
       for (; t + 4 <= x.rows; t += 4) {
         __m256 acc[4];
-        panel_4tokens<K, F16>(panel, w.params_bytes(), groups, x, t, acc);
-        for (int i = 0; i < 4; ++i) store_rows(y + (t + i) * y_stride + p * kPanelRows, acc[i], n_rows);
+        panel_tokens<K, F16, 4>(panel, w.params_bytes(), groups, x, t, acc);
+        for (int i = 0; i < 4; ++i) store_rows(out + (t + i) * y_stride, acc[i], n_rows);
+      }
+      for (; t < x.rows; ++t) {
+        __m256 acc[1];
+        panel_tokens<K, F16, 1>(panel, w.params_bytes(), groups, x, t, acc);
+        store_rows(out + t * y_stride, acc[0], n_rows);
+      }
+    } else {
+      for (int64_t t = 0; t < x.rows; ++t) {
+        const __m256 acc = panel_token_k<K>(panel, w.params_bytes(), groups, x.q.get() + t * cols, x.d.get() + t * groups,
+                                            x.s16.get() + t * groups * 2, x.s32.get() + t * groups);
+        store_rows(out + t * y_stride, acc, n_rows);
       }
     }
-    for (; t < x.rows; ++t) {
-      const __m256 acc = panel_token<K, F16>(panel, w.params_bytes(), groups, x.q.get() + t * cols,
-                                             x.d.get() + t * groups, x.s16.get() + t * groups * 2,
-                                             x.s32.get() + t * groups);
-      store_rows(y + t * y_stride + p * kPanelRows, acc, n_rows);
-    }
   }
-}
-
-inline int32_t hsum_epi32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
-
-inline float hmax_ps(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-
-inline float hsum_ps(__m256 v) {
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  return _mm_cvtss_f32(h);
 }
 
 }  // namespace

@@ -60,9 +60,10 @@ const T* at(const std::byte* base, size_t offset) {
   return reinterpret_cast<const T*>(base + offset);
 }
 
-// Row r's 16 nibble-pair bytes of one group into the group's 4 chunks (4 bytes each).
-void scatter_pairs(uint8_t* codes, int64_t r, const uint8_t* pairs) {
-  for (int64_t k = 0; k < 4; ++k) std::memcpy(codes + 32 * k + 4 * r, pairs + 4 * k, 4);
+// Row r's `n` bytes of one group (16 nibble pairs, or 32 int8 codes) into the group's chunks,
+// 4 bytes to each 32-byte chunk.
+void scatter(uint8_t* codes, int64_t r, const uint8_t* src, int64_t n) {
+  for (int64_t k = 0; k < n / 4; ++k) std::memcpy(codes + 32 * k + 4 * r, src + 4 * k, 4);
 }
 
 // Runs fill(panel, first_row, n_rows) over all panels in parallel.
@@ -111,49 +112,43 @@ PackedMatrix::PackedMatrix(PackedKind kind, int64_t rows, int64_t cols, bool f16
   std::memset(data_.get(), 0, total);
 }
 
-std::unique_ptr<PackedMatrix> pack_q4(int64_t rows, int64_t cols, bool f16_scales, Q4RowFn row) {
-  auto m = std::make_unique<PackedMatrix>(PackedKind::kQ4, rows, cols, f16_scales);
+namespace {
+
+// kQ4 and kQ8: per group, one row's `group_bytes` bytes (16 nibble pairs or 32 codes) go into the
+// group's chunks 4 bytes at a time, and its scale into the parameter region as given.
+template <class Code, class RowFn>
+std::unique_ptr<PackedMatrix> pack_scaled(PackedKind kind, int64_t rows, int64_t cols, bool f16_scales,
+                                          int64_t group_bytes, RowFn row) {
+  auto m = std::make_unique<PackedMatrix>(kind, rows, cols, f16_scales);
   const int64_t groups = cols / kQGroup;
   const size_t params = m->params_bytes();
   for_panels(*m, [&](std::byte* panel, int64_t first, int64_t n) {
-    std::vector<uint8_t> pairs(static_cast<size_t>(cols / 2));
+    std::vector<Code> bytes(static_cast<size_t>(groups * group_bytes));
     std::vector<float> scale(static_cast<size_t>(groups));  // f32, or f16 bits in its first half
     const auto* scale16 = reinterpret_cast<const uint16_t*>(scale.data());
     for (int64_t r = 0; r < n; ++r) {
-      std::fill(pairs.begin(), pairs.end(), 0);
+      std::fill(bytes.begin(), bytes.end(), Code{0});
       std::fill(scale.begin(), scale.end(), 0.0f);
-      row(first + r, pairs.data(), scale.data());
+      row(first + r, bytes.data(), scale.data());
       for (int64_t g = 0; g < groups; ++g) {
         if (f16_scales) at<uint16_t>(panel, 0)[g * kPanelRows + r] = scale16[g];
         else at<float>(panel, 0)[g * kPanelRows + r] = scale[static_cast<size_t>(g)];
-        scatter_pairs(at<uint8_t>(panel, params + static_cast<size_t>(g) * 128), r, pairs.data() + 16 * g);
+        scatter(at<uint8_t>(panel, params + static_cast<size_t>(g) * code_group_bytes(kind)), r,
+                reinterpret_cast<const uint8_t*>(bytes.data()) + group_bytes * g, group_bytes);
       }
     }
   });
   return m;
 }
 
+}  // namespace
+
+std::unique_ptr<PackedMatrix> pack_q4(int64_t rows, int64_t cols, bool f16_scales, Q4RowFn row) {
+  return pack_scaled<uint8_t>(PackedKind::kQ4, rows, cols, f16_scales, 16, row);
+}
+
 std::unique_ptr<PackedMatrix> pack_q8(int64_t rows, int64_t cols, bool f16_scales, Q8RowFn row) {
-  auto m = std::make_unique<PackedMatrix>(PackedKind::kQ8, rows, cols, f16_scales);
-  const int64_t groups = cols / kQGroup;
-  const size_t params = m->params_bytes();
-  for_panels(*m, [&](std::byte* panel, int64_t first, int64_t n) {
-    std::vector<int8_t> codes(static_cast<size_t>(cols));
-    std::vector<float> scale(static_cast<size_t>(groups));  // f32, or f16 bits in its first half
-    const auto* scale16 = reinterpret_cast<const uint16_t*>(scale.data());
-    for (int64_t r = 0; r < n; ++r) {
-      std::fill(codes.begin(), codes.end(), 0);
-      std::fill(scale.begin(), scale.end(), 0.0f);
-      row(first + r, codes.data(), scale.data());
-      for (int64_t g = 0; g < groups; ++g) {
-        if (f16_scales) at<uint16_t>(panel, 0)[g * kPanelRows + r] = scale16[g];
-        else at<float>(panel, 0)[g * kPanelRows + r] = scale[static_cast<size_t>(g)];
-        auto* c = at<int8_t>(panel, params + static_cast<size_t>(g) * 256);
-        for (int64_t k = 0; k < 8; ++k) std::memcpy(c + 32 * k + 4 * r, codes.data() + g * kQGroup + 4 * k, 4);
-      }
-    }
-  });
-  return m;
+  return pack_scaled<int8_t>(PackedKind::kQ8, rows, cols, f16_scales, 32, row);
 }
 
 // kQ4K parameters of superblock s: D[8] f32 at 192 s, Dmin[8] at +32, sc[8][8] at +64, m at +128.
@@ -181,7 +176,7 @@ std::unique_ptr<PackedMatrix> pack_q4k(int64_t rows, int64_t cols, Q4KRowFn row)
         }
       }
       for (int64_t g = 0; g < groups; ++g) {
-        scatter_pairs(at<uint8_t>(panel, params + static_cast<size_t>(g) * 128), r, pairs.data() + 16 * g);
+        scatter(at<uint8_t>(panel, params + static_cast<size_t>(g) * 128), r, pairs.data() + 16 * g, 16);
       }
     }
   });
@@ -212,7 +207,7 @@ std::unique_ptr<PackedMatrix> pack_q6k(int64_t rows, int64_t cols, Q6KRowFn row)
         const uint8_t* v = codes.data() + g * kQGroup;
         uint8_t pairs[16];
         for (int j = 0; j < 16; ++j) pairs[j] = static_cast<uint8_t>((v[j] & 0xF) | (v[j + 16] & 0xF) << 4);
-        scatter_pairs(c, r, pairs);
+        scatter(c, r, pairs, 16);
         // High bits: chunk h, byte 4r + p, bits 2u..2u+1 = column 16h + 4u + p.
         for (int h = 0; h < 2; ++h) {
           for (int p = 0; p < 4; ++p) {

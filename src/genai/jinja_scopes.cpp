@@ -267,19 +267,10 @@ void analyze_nested(const Symbols& symbols, const std::vector<Stmt*>& nested) {
         analyze_frame(&symbols, {}, {}, {}, f.otherwise, f.else_unbound);
         break;
       }
-      case StmtKind::kMacro: {
-        auto& m = *static_cast<MacroStmt*>(stmt);
-        std::vector<std::string> params = {"caller", "varargs", "kwargs"};
-        std::vector<const Expr*> defaults;
-        for (const MacroParam& p : m.params) {
-          params.push_back(p.name);
-          defaults.push_back(p.default_value.get());
-        }
-        analyze_frame(&symbols, {}, params, defaults, m.body, m.unbound);
-        break;
-      }
+      case StmtKind::kMacro:
       case StmtKind::kCallBlock: {
-        MacroStmt& m = static_cast<CallBlockStmt*>(stmt)->caller;
+        // A call block's body is an anonymous macro (its `caller`), scoped like any other.
+        MacroStmt& m = stmt->kind == StmtKind::kMacro ? *static_cast<MacroStmt*>(stmt) : static_cast<CallBlockStmt*>(stmt)->caller;
         std::vector<std::string> params = {"caller", "varargs", "kwargs"};
         std::vector<const Expr*> defaults;
         for (const MacroParam& p : m.params) {

@@ -166,8 +166,10 @@ bool py_is_cased(uint32_t cp) { return in_ranges(unicode::kCased, unicode::kCase
 bool py_is_upper(uint32_t cp) { return in_ranges(unicode::kUppercaseProp, unicode::kUppercasePropCount, cp); }
 bool py_is_lower(uint32_t cp) { return in_ranges(unicode::kLowercaseProp, unicode::kLowercasePropCount, cp); }
 bool py_is_titlecase(uint32_t cp) { return in_ranges(unicode::kTitlecaseProp, unicode::kTitlecasePropCount, cp); }
-bool py_is_alnum(uint32_t cp) { return in_ranges(unicode::kAlnum, unicode::kAlnumCount, cp); }
 bool py_is_alpha(uint32_t cp) { return in_ranges(unicode::kAlpha, unicode::kAlphaCount, cp); }
+// Python: isalnum() is isalpha() or isdecimal() or isdigit() or isnumeric(), and decimal and
+// digit characters are all numeric (checked over every code point of Unicode 14).
+bool py_is_alnum(uint32_t cp) { return py_is_alpha(cp) || py_is_numeric(cp); }
 bool py_is_digit(uint32_t cp) { return in_ranges(unicode::kDigit, unicode::kDigitCount, cp); }
 bool py_is_decimal(uint32_t cp) { return in_ranges(unicode::kDecimal, unicode::kDecimalCount, cp); }
 bool py_is_numeric(uint32_t cp) { return in_ranges(unicode::kNumeric, unicode::kNumericCount, cp); }

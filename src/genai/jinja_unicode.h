@@ -75,7 +75,6 @@
 //   emit_class('UppercaseProp', str.isupper)
 //   emit_class('LowercaseProp', str.islower)
 //   emit_class('TitlecaseProp', lambda c: unicodedata.category(c) == 'Lt')
-//   emit_class('Alnum', str.isalnum)
 //   emit_class('Alpha', str.isalpha)
 //   emit_class('Digit', str.isdigit)
 //   emit_class('Decimal', str.isdecimal)
@@ -109,9 +108,9 @@ extern const CaseRun kUpperRuns[], kLowerRuns[], kTitleRuns[], kFoldRuns[];
 extern const size_t kUpperRunCount, kLowerRunCount, kTitleRunCount, kFoldRunCount;
 extern const SpecialCase kUpperSpecial[], kLowerSpecial[], kTitleSpecial[], kFoldSpecial[];
 extern const size_t kUpperSpecialCount, kLowerSpecialCount, kTitleSpecialCount, kFoldSpecialCount;
-extern const CodeRange kCased[], kCaseIgnorable[], kUppercaseProp[], kLowercaseProp[], kTitlecaseProp[], kAlnum[],
-    kAlpha[], kDigit[], kDecimal[], kNumeric[], kNonPrintable[];
+extern const CodeRange kCased[], kCaseIgnorable[], kUppercaseProp[], kLowercaseProp[], kTitlecaseProp[], kAlpha[],
+    kDigit[], kDecimal[], kNumeric[], kNonPrintable[];
 extern const size_t kCasedCount, kCaseIgnorableCount, kUppercasePropCount, kLowercasePropCount,
-    kTitlecasePropCount, kAlnumCount, kAlphaCount, kDigitCount, kDecimalCount, kNumericCount, kNonPrintableCount;
+    kTitlecasePropCount, kAlphaCount, kDigitCount, kDecimalCount, kNumericCount, kNonPrintableCount;
 
 }  // namespace llmrt::genai::jinja::unicode

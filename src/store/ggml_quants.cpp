@@ -386,6 +386,8 @@ void encode_q3_k(const float* x, uint8_t* b, int64_t first) {
 // so bytes 0..3 hold scales 0..3 plus the top bits of scales 4..7, bytes 4..7 mins 0..3 plus
 // the top bits of mins 4..7, bytes 8..11 the low nibbles of scales (low) and mins (high) 4..7.
 
+}  // namespace
+
 void k4_scale_min(const uint8_t* s, int j, int* scale, int* min) {
   if (j < 4) {
     *scale = s[j] & 63;
@@ -395,6 +397,8 @@ void k4_scale_min(const uint8_t* s, int j, int* scale, int* min) {
     *min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
   }
 }
+
+namespace {
 
 void put_k4_scale_min(uint8_t* s, int j, int scale, int min) {
   if (j < 4) {

@@ -57,6 +57,10 @@ uint64_t row_bytes(Type type, int64_t n);
 // n or a null pointer with n > 0 is INVALID_ARGUMENT.
 void dequantize_row(Type type, const void* src, float* dst, int64_t n);
 
+// Q4_K / Q5_K: the 6-bit (scale, min) pair of sub-block j (0..7) from a block's 12 packed
+// scale bytes (the layout is spelled out in ggml_quants.cpp).
+void k4_scale_min(const uint8_t* scales12, int j, int* scale, int* min);
+
 // Encodes n floats (a multiple of the block size) into `type`'s blocks with a plain
 // round-to-nearest reference quantizer (not an importance-weighted one). Throws llmrt::Error:
 // INVALID_ARGUMENT for NaN/inf input, UNSUPPORTED for types without an encoder.

@@ -85,7 +85,8 @@ CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uin
       slot_widths_[static_cast<size_t>(slot)] = n.attrs.i("kv_heads") * n.attrs.i("head_dim");
     }
   }
-  // Liveness: the last node reading each activation (graph outputs live to the end).
+  // Liveness: the last node reading each activation. Graph outputs live to the end, and graph
+  // inputs keep their own (small) buffers: execute() sizes them before any node runs.
   {
     std::vector<int64_t> last(values.size(), -1);
     const auto& nodes = graph_.nodes();
@@ -93,6 +94,7 @@ CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uin
       for (ValueId in : nodes[i].inputs) last[static_cast<size_t>(in)] = static_cast<int64_t>(i);
     }
     for (ValueId o : graph_.outputs()) last[static_cast<size_t>(o)] = -1;
+    for (ValueId in : graph_.inputs()) last[static_cast<size_t>(in)] = -1;
     dead_after_.resize(nodes.size());
     for (size_t v = 0; v < values.size(); ++v) {
       if (last[v] >= 0 && !weights_.count(static_cast<ValueId>(v))) {
@@ -117,6 +119,7 @@ CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uin
   for (auto w : fc_weights) {
     const auto t1 = std::chrono::steady_clock::now();
     if (const kernels::PackedMatrix* p = packed_weights(w->second)) {
+      packed_.emplace(w->first, p);
       packed_bytes += p->bytes();
       // The kernels read only the packed copy now; the host's pages of the original need not
       // stay resident (a Gather of the same tied table faults back the rows it reads).
@@ -199,20 +202,22 @@ void Request::execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_i
       if (auto w = compiled_.weights_.find(in); w != compiled_.weights_.end()) {
         op.weight = &w->second;
         if (auto d = compiled_.decoded_.find(in); d != compiled_.decoded_.end()) op.weight_f32 = &d->second;
+        if (auto p = compiled_.packed_.find(in); p != compiled_.packed_.end()) op.packed = p->second;
       } else {
         op.act = &values_[static_cast<size_t>(in)];
       }
       operands.push_back(op);
     }
+    // A value without storage (it died last step) takes a dead value's buffer of its dtype.
     Activation& out = values_[static_cast<size_t>(n.outputs[0])];
-    if (out.f32.capacity() == 0 && !pool_f32_.empty()) {
-      out.f32 = std::move(pool_f32_.back());
-      pool_f32_.pop_back();
-    }
-    if (out.i32.capacity() == 0 && !pool_i32_.empty()) {
-      out.i32 = std::move(pool_i32_.back());
-      pool_i32_.pop_back();
-    }
+    auto reuse = [](auto& storage, auto& pool) {
+      if (storage.capacity() == 0 && !pool.empty()) {
+        storage = std::move(pool.back());
+        pool.pop_back();
+      }
+    };
+    if (g.value(n.outputs[0]).dtype == DType::kF32) reuse(out.f32, pool_f32_);
+    else reuse(out.i32, pool_i32_);
     auto t0 = std::chrono::steady_clock::now();
     run_ref(n, operands, out, ctx);
     if (log::verbose()) {

@@ -31,6 +31,7 @@ class CompiledGraph {
   int64_t max_context_;
   std::unordered_map<core::ValueId, Tensor> weights_;        // by value id
   std::unordered_map<core::ValueId, Activation> decoded_;    // weights used as plain operands
+  std::unordered_map<core::ValueId, const kernels::PackedMatrix*> packed_;  // FC weights packed at compile (owned by the tensor's repack cache)
   std::vector<int64_t> slot_widths_;                          // KV width of each cache slot
   // Per node: the values whose last reader it is (not graph outputs); their buffers go back to
   // the request's pool once it has run, so a step holds only the live activations.

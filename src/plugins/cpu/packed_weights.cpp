@@ -3,6 +3,7 @@
 #include <cstring>
 #include <memory>
 
+#include "store/ggml_quants.h"
 #include "util/half.h"
 
 namespace llmrt::cpu {
@@ -22,18 +23,6 @@ void planar_scales(const Tensor& w, int64_t r, void* out) {
   for (int64_t g = 0; g < w.cols() / kernels::kQGroup; ++g) {
     const int64_t i = r * per_row + g * kernels::kQGroup / w.group_size;
     std::memcpy(static_cast<std::byte*>(out) + static_cast<size_t>(g) * bytes, w.scales.data() + static_cast<size_t>(i) * bytes, bytes);
-  }
-}
-
-// The Q4_K (scale, min) pair of sub-block j from the 12 packed bytes (ggml's layout, see
-// store/ggml_quants.cpp).
-void k4_scale_min(const uint8_t* s, int j, uint8_t* sc, uint8_t* m) {
-  if (j < 4) {
-    *sc = s[j] & 63;
-    *m = s[j + 4] & 63;
-  } else {
-    *sc = static_cast<uint8_t>((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4));
-    *m = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
   }
 }
 
@@ -80,7 +69,12 @@ std::shared_ptr<const void> build(const Tensor& w) {
           const uint8_t* blk = bytes + (r * (cols / 256) + b) * 144;
           d[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk)));
           dmin[b] = f16_to_f32(u16(reinterpret_cast<const std::byte*>(blk + 2)));
-          for (int j = 0; j < 8; ++j) k4_scale_min(blk + 4, j, &sc[b * 8 + j], &m[b * 8 + j]);
+          for (int j = 0; j < 8; ++j) {
+            int scale = 0, min = 0;
+            ggml::k4_scale_min(blk + 4, j, &scale, &min);
+            sc[b * 8 + j] = static_cast<uint8_t>(scale);
+            m[b * 8 + j] = static_cast<uint8_t>(min);
+          }
           // Element 64c + 32hi + l is nibble hi of qs[32c + l]; the packer wants, per group
           // (sub-block 2c + hi), the pairs (l, l + 16).
           for (int s8 = 0; s8 < 8; ++s8) {

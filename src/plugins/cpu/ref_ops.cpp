@@ -10,7 +10,6 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/dot.h"
 #include "plugins/cpu/onednn_matmul.h"
-#include "plugins/cpu/packed_weights.h"
 #include "util/error.h"
 #include "util/threads.h"
 
@@ -135,7 +134,7 @@ void fully_connected(const Node& n, const std::vector<Operand>& in, Activation& 
   float* y = out.f();
   if (w.type == StoredType::kF32 && t > 0) {
     onednn_matmul_f32(x, reinterpret_cast<const float*>(w.data.data()), y, t, k, rows_out);
-  } else if (const kernels::PackedMatrix* pw = packed_weights(w)) {
+  } else if (const kernels::PackedMatrix* pw = in[1].packed) {
     // Block-quantized weights: activations to int8 per 32, then the integer panel kernel
     // (kernels/cpu/qgemv.h), each thread on its own share of the 8-row panels.
     kernels::QuantizedRows own;

@@ -55,6 +55,7 @@ struct Operand {
   const Activation* act = nullptr;
   const Tensor* weight = nullptr;
   const Activation* weight_f32 = nullptr;  // decoded weight, when the op needs it
+  const kernels::PackedMatrix* packed = nullptr;  // FullyConnected's weight packed at compile, if any
   const Shape& shape() const { return act ? act->shape : weight->shape; }
   const float* f() const { return act ? act->f() : weight_f32->f(); }
   core::DType dtype() const { return act ? act->dtype : core::DType::kF32; }
