@@ -43,6 +43,12 @@ if(NOT PCRE2_FOUND)
   llmrt_missing("PCRE2" "libpcre2-dev")
 endif()
 
+# xxHash (XXH3-64): the per-tensor checksums of our .llmrt container.
+pkg_check_modules(XXHASH QUIET IMPORTED_TARGET libxxhash)
+if(NOT XXHASH_FOUND)
+  llmrt_missing("xxHash" "libxxhash-dev")
+endif()
+
 # Use the pkg-config target: cpp-httplib's compile definitions change its class layouts.
 pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
 if(NOT HTTPLIB_FOUND)

@@ -11,6 +11,7 @@ packages=(
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo  # OpenCL loader, headers, PoCL CPU device
   libgtest-dev libgmock-dev libbenchmark-dev           # tests and micro-benchmarks
   libfmt-dev nlohmann-json3-dev libpcre2-dev libcpp-httplib-dev
+  libxxhash-dev                                        # XXH3 checksums of the .llmrt container
 )
 
 missing=()

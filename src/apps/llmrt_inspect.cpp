@@ -3,10 +3,13 @@
 //   llmrt-inspect model.gguf
 //   llmrt-inspect model.safetensors
 //   llmrt-inspect path/to/hf-folder        (config.json + model.safetensors[.index.json])
+//   llmrt-inspect [--verify] CONTAINER      an .llmrt container folder (or its model.llmrt);
+//                                           --verify recomputes every tensor's and file's checksum
 //   llmrt-inspect --graph MODEL [--context N]   the graph compile() builds for the model
 //
 // Exits 0 on success, 1 with a message naming the file and the fault otherwise.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +21,7 @@
 
 #include "llmrt/error.hpp"
 #include "llmrt/runtime.hpp"
+#include "store/container.h"
 #include "store/gguf.h"
 #include "store/safetensors.h"
 #include "util/mapped_file.h"
@@ -149,6 +153,37 @@ void inspect_folder(const fs::path& dir) {
   print_safetensors(safetensors::read_model(dir));
 }
 
+// Returns false when --verify found a damaged tensor or file.
+bool inspect_container(const fs::path& path, bool verify) {
+  const container::File f = container::File::read(path);
+  fmt::print("{}: llmrt container v{}, {} tensors, written by {} from {} '{}'\n", container::container_dir(path).string(),
+             f.version, f.tensors.size(), f.writer, f.source_format, f.source);
+  fmt::print("  conversion  {}\n", printable(f.conversion, 300));
+  for (const container::FileRecord& r : f.files) {
+    fmt::print("  {:<30} {:>10} bytes  {}\n", r.name, r.bytes, container::checksum_text(r.checksum));
+  }
+  std::vector<Row> rows;
+  for (const Tensor& t : f.tensors.tensors()) {
+    std::string type(to_string(t.type));
+    if (family(t.type) == TypeFamily::kCompressed) type += fmt::format(" g{}", t.group_size);
+    rows.push_back({t.name, type, shape_to_string(t.shape), t.storage_bytes()});
+  }
+  print_table(rows);
+  if (!verify) return true;
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  const auto problems = container::verify(f, [&](size_t done, size_t total) {
+    if (tty) std::fprintf(stderr, "\rverifying %zu/%zu%s", done, total, done == total ? "\n" : "");
+  });
+  for (const container::VerifyProblem& p : problems) fmt::print("DAMAGED {}: {}\n", p.what, p.detail);
+  if (problems.empty()) {
+    fmt::print("verify: all {} tensors and {} files match their checksums\n", f.tensors.size(), f.files.size());
+    return true;
+  }
+  fmt::print("verify: {} of {} tensors and files do not match their checksums\n", problems.size(),
+             f.tensors.size() + f.files.size());
+  return false;
+}
+
 bool starts_with_gguf_magic(const fs::path& path) {
   auto map = MappedFile::open(path);
   return map->size() >= 4 && std::memcmp(map->data(), "GGUF", 4) == 0;
@@ -157,10 +192,12 @@ bool starts_with_gguf_magic(const fs::path& path) {
 int usage() {
   std::fprintf(stderr,
                "usage: llmrt-inspect FILE|FOLDER\n"
+               "       llmrt-inspect [--verify] CONTAINER\n"
                "       llmrt-inspect --graph MODEL [--context N]\n"
                "  Prints a model file's metadata and a table of its tensors (name, type, shape, bytes),\n"
                "  or with --graph the model's compiled graph (after the fusion passes).\n"
-               "  FILE: a .gguf or .safetensors file; FOLDER: a Hugging Face model folder.\n");
+               "  FILE: a .gguf or .safetensors file; FOLDER: a Hugging Face model folder;\n"
+               "  CONTAINER: an .llmrt container folder (--verify checks every tensor's checksum; exit 1 if damaged).\n");
   return 2;
 }
 
@@ -179,17 +216,24 @@ void print_graph(const fs::path& path, int64_t context) {
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0) return usage();
   const bool graph = std::strcmp(argv[1], "--graph") == 0;
-  if (graph ? (argc != 3 && argc != 5) : argc != 2) return usage();
+  const bool verify = std::strcmp(argv[1], "--verify") == 0;
+  if (graph ? (argc != 3 && argc != 5) : argc != (verify ? 3 : 2)) return usage();
   int64_t context = 0;
   if (graph && argc == 5) {
     char* end = nullptr;
     context = std::strtoll(argv[4], &end, 10);
     if (std::strcmp(argv[3], "--context") != 0 || !end || *end || context <= 0) return usage();
   }
-  const fs::path path = argv[graph ? 2 : 1];
+  const fs::path path = argv[graph || verify ? 2 : 1];
   try {
     if (graph) {
       print_graph(path, context);
+    } else if (verify || container::is_container(path)) {
+      if (!container::is_container(path)) {
+        std::fprintf(stderr, "llmrt-inspect: --verify: '%s' is not an llmrt container (no model.llmrt)\n", path.c_str());
+        return 1;
+      }
+      if (!inspect_container(path, verify)) return 1;
     } else if (fs::is_directory(path)) {
       inspect_folder(path);
     } else if (starts_with_gguf_magic(path)) {

@@ -42,9 +42,7 @@ int usage_error(std::string_view message) {
 }
 
 std::unique_ptr<llmrt::genai::Tokenizer> load(const std::filesystem::path& model) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(model, ec)) return llmrt::genai::Tokenizer::from_hf(model);
-  return llmrt::genai::Tokenizer::from_gguf(llmrt::gguf::File::read(model));
+  return llmrt::genai::Tokenizer::from_model(model);
 }
 
 }  // namespace

@@ -45,11 +45,7 @@ struct Pipeline::Impl {
     const auto t0 = Clock::now();
     if (!std::filesystem::exists(path)) fail(ErrorCode::kNotFound, "model '{}' does not exist", path.string());
     model = core.read_model(path);
-    if (std::filesystem::is_directory(path)) {
-      tokenizer = genai::Tokenizer::from_hf(path);
-    } else {
-      tokenizer = genai::Tokenizer::from_gguf(gguf::File::read(path));
-    }
+    tokenizer = genai::Tokenizer::from_model(path);
     if (tokenizer->vocab_size() > model.info().vocab_size) {
       fail(ErrorCode::kBadFormat, "'{}': the tokenizer has {} tokens but the model's vocabulary only {}", path.string(),
            tokenizer->vocab_size(), model.info().vocab_size);

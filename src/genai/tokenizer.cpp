@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "genai/tokenizer_impl.h"
+#include "store/container.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/utf8.h"
@@ -374,3 +375,20 @@ void TokenizerImpl::emit_unknown(std::string_view bytes, bool& last_was_unk, std
 }
 
 }  // namespace llmrt::genai::detail
+
+namespace llmrt::genai {
+
+std::unique_ptr<Tokenizer> Tokenizer::from_model(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (container::is_container(path)) {
+    const std::filesystem::path dir = container::container_dir(path);
+    if (std::filesystem::is_regular_file(dir / container::kGgufMetadataFile, ec)) {
+      return from_gguf(gguf::File::read(dir / container::kGgufMetadataFile));
+    }
+    return from_hf(dir);
+  }
+  if (std::filesystem::is_directory(path, ec)) return from_hf(path);
+  return from_gguf(gguf::File::read(path));
+}
+
+}  // namespace llmrt::genai

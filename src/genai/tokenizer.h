@@ -38,6 +38,9 @@ class Tokenizer {
   // Errors (llmrt::Error) name the file and what is wrong or unsupported.
   static std::unique_ptr<Tokenizer> from_hf(const std::filesystem::path& dir);
   static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& file);
+  // The tokenizer of a model as core.read_model() takes it: a Hugging Face folder, a .gguf
+  // file, or an .llmrt container folder (its tokenizer.json, or its metadata.gguf).
+  static std::unique_ptr<Tokenizer> from_model(const std::filesystem::path& path);
 
   virtual std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options = {}) const = 0;
   // The text of `ids`; special tokens are left out when skip_special. Bytes that do not form

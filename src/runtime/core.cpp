@@ -140,7 +140,8 @@ Model Core::read_model(const std::filesystem::path& path) const {
   const ModelConfig& c = impl->loaded->config;
   ModelInfo& i = impl->info;
   i.architecture = std::string(to_string(c.arch));
-  i.format = c.format == ModelFormat::kGguf ? "gguf" : "huggingface";
+  i.format = c.container ? (c.format == ModelFormat::kGguf ? "llmrt (from gguf)" : "llmrt (from huggingface)")
+                         : c.format == ModelFormat::kGguf ? "gguf" : "huggingface";
   i.source = c.source;
   i.vocab_size = c.vocab_size;
   i.hidden_size = c.hidden_size;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/passes.h"
+#include "store/container.h"
 #include "store/gguf.h"
 #include "store/safetensors.h"
 #include "util/error.h"
@@ -25,7 +26,18 @@ const Tensor& LoadedModel::weight(std::string_view name) const {
 
 std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& path) {
   auto m = std::make_shared<LoadedModel>();
-  if (std::filesystem::is_directory(path)) {
+  if (container::is_container(path)) {
+    container::File f = container::File::read(path);
+    const std::filesystem::path dir = container::container_dir(path);
+    m->tensors = std::move(f.tensors);
+    if (f.source_format == "gguf") {
+      m->config = config_from_gguf(gguf::File::read(dir / container::kGgufMetadataFile), m->tensors);
+    } else {
+      m->config = config_from_hf(dir);
+    }
+    m->config.source = dir.string();
+    m->config.container = true;
+  } else if (std::filesystem::is_directory(path)) {
     if (!std::filesystem::exists(path / "config.json")) {
       fail(ErrorCode::kNotFound, "'{}' is a folder without config.json (not a Hugging Face model folder)", path.string());
     }

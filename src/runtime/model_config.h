@@ -36,6 +36,7 @@ struct ModelConfig {
   Architecture arch = Architecture::kLlama;
   ModelFormat format = ModelFormat::kHuggingFace;
   std::string source;  // file or folder, for messages
+  bool container = false;  // read from an .llmrt container (format: the converted source's)
   int64_t vocab_size = 0, hidden_size = 0, num_layers = 0, num_heads = 0, num_kv_heads = 0, head_dim = 0;
   int64_t intermediate_size = 0, max_position_embeddings = 0;
   double rms_norm_eps = 1e-5;
