@@ -164,9 +164,20 @@ TEST_F(Tools, ConvertWeightsModesAndErrors) {
   const std::string convert = std::string(LLMRT_CONVERT) + " --synthetic tiny ";
   ProgramRun hf_q4 = run(convert + "--weights q4_0 -o " + (*dir_ / "hf-q4").string(), *dir_);
   EXPECT_EQ(hf_q4.exit_code, 2);
-  EXPECT_NE(hf_q4.err.find("quantized synthetic weights need --gguf"), std::string::npos) << hf_q4.err;
-  EXPECT_NE(hf_q4.err.find("f32/f16/bf16 only"), std::string::npos) << hf_q4.err;
+  EXPECT_NE(hf_q4.err.find("GGUF recipes need --gguf"), std::string::npos) << hf_q4.err;
   EXPECT_FALSE(std::filesystem::exists(*dir_ / "hf-q4"));
+
+  // A container mode without --gguf: the random model is written in HF form, then converted
+  // into an .llmrt container that generates; the temporary HF source is gone afterwards.
+  ProgramRun container = run(convert + "--weights int4 -o " + (*dir_ / "c-int4").string(), *dir_);
+  ASSERT_EQ(container.exit_code, 0) << container.err;
+  EXPECT_NE(container.out.find("int4_sym g32"), std::string::npos) << container.out;
+  EXPECT_TRUE(std::filesystem::exists(*dir_ / "c-int4" / "model.llmrt"));
+  EXPECT_TRUE(std::filesystem::exists(*dir_ / "c-int4" / "conversion_report.tsv"));
+  for (const auto& entry : std::filesystem::directory_iterator(dir_->path())) {
+    EXPECT_EQ(entry.path().filename().string().find("synthetic-source"), std::string::npos) << entry.path();
+  }
+  EXPECT_EQ(generated_ids((*dir_ / "c-int4").string(), *dir_).size(), 6u);
 
   ProgramRun unknown = run(convert + "--gguf --weights q3_k -o " + (*dir_ / "q3.gguf").string(), *dir_);
   EXPECT_EQ(unknown.exit_code, 2);
@@ -174,9 +185,13 @@ TEST_F(Tools, ConvertWeightsModesAndErrors) {
   EXPECT_NE(unknown.err.find("q4_k_m"), std::string::npos) << unknown.err;
   EXPECT_FALSE(std::filesystem::exists(*dir_ / "q3.gguf"));
 
-  ProgramRun real = run(std::string(LLMRT_CONVERT) + " -m model --weights int4 -o x", *dir_);
-  EXPECT_EQ(real.exit_code, 1);
-  EXPECT_NE(real.err.find("not implemented"), std::string::npos) << real.err;
+  ProgramRun missing = run(std::string(LLMRT_CONVERT) + " -m no-such-model --weights int4 -o x", *dir_);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no-such-model"), std::string::npos) << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(*dir_ / "x"));
+  ProgramRun no_mode = run(std::string(LLMRT_CONVERT) + " -m no-such-model -o x", *dir_);
+  EXPECT_EQ(no_mode.exit_code, 2);
+  EXPECT_NE(no_mode.err.find("--weights MODE is required"), std::string::npos) << no_mode.err;
 
   // f16/bf16 without --gguf choose the safetensors dtype.
   ProgramRun hf_bf16 = run(convert + "--weights bf16 -o " + (*dir_ / "hf-bf16").string(), *dir_);
