@@ -51,6 +51,23 @@ int32_t matrix_group(int32_t requested, int64_t cols) {
   return -1;
 }
 
+// Whether every group's scale fits f16 without overflow and with at least 8 significant
+// bits: a scale below 2^-16 (f16 subnormals) would lose precision, and a layer of tiny weights
+// would otherwise round to zero. Bounds from each group's largest |w|: the stored scale is at
+// least max|w| / (the type's largest step count) and at most max|w| * 2 / that count.
+bool f16_scales_suffice(const std::vector<float>& w, int64_t group, StoredType type) {
+  if (type == StoredType::kMxfp4) return true;  // E8M0 scales, not f16
+  const double steps = type == StoredType::kInt8Sym ? 127 : type == StoredType::kInt8Asym ? 255 : type == StoredType::kInt4Sym ? 8 : 15;
+  const int64_t groups = static_cast<int64_t>(w.size()) / group;
+  for (int64_t g = 0; g < groups; ++g) {
+    float m = 0;
+    for (int64_t i = g * group; i < (g + 1) * group; ++i) m = std::max(m, std::fabs(w[static_cast<size_t>(i)]));
+    if (m == 0) continue;
+    if (m / steps < 0x1p-16 || 2.0 * m / steps > 60000.0) return false;
+  }
+  return true;
+}
+
 // Quantizes (or casts) `w` into `type`; the stored group size is what the codec resolved.
 Tensor encode(const Tensor& src, const std::vector<float>& w, StoredType type, int32_t group) {
   const int64_t cols = src.cols();
@@ -67,13 +84,10 @@ Tensor encode(const Tensor& src, const std::vector<float>& w, StoredType type, i
     }
     default: break;
   }
-  // Scales in f16 unless the largest could overflow it (|w| beyond ~65504 * 7 for int4).
-  float max_abs = 0;
-  for (float v : w) max_abs = std::max(max_abs, std::fabs(v));
   codec::QuantizeOptions o;
   o.type = type;
   o.group_size = type == StoredType::kMxfp4 ? 32 : matrix_group(group, cols);
-  o.scale_type = max_abs / 7.0f < 60000.0f ? StoredType::kF16 : StoredType::kF32;
+  o.scale_type = f16_scales_suffice(w, o.group_size > 0 ? o.group_size : cols, type) ? StoredType::kF16 : StoredType::kF32;
   return codec::quantize(src.name, src.shape, w, o);
 }
 
@@ -116,15 +130,18 @@ void write_gguf_metadata(const fs::path& source, const fs::path& dst) {
   w.write(dst);
 }
 
-void prepare_output(const fs::path& input, const fs::path& output, bool replace) {
+// Checks that `output` may be written; an earlier container there is replaced only at the end,
+// when the new one is complete.
+void check_output(const fs::path& input, const fs::path& output, bool replace) {
   std::error_code ec;
   if (fs::exists(output, ec)) {
-    if (fs::equivalent(input, output, ec)) fail(ErrorCode::kInvalidArgument, "the output '{}' is the input", output.string());
+    if (fs::equivalent(input, output, ec) || fs::equivalent(container::container_dir(input), output, ec)) {
+      fail(ErrorCode::kInvalidArgument, "the output '{}' is the input", output.string());
+    }
     if (!replace) fail(ErrorCode::kInvalidArgument, "output '{}' already exists (--force replaces an earlier container)", output.string());
     if (!container::is_container(output)) {
       fail(ErrorCode::kInvalidArgument, "output '{}' exists and is not an llmrt container; refusing to replace it", output.string());
     }
-    fs::remove_all(output);
   }
 }
 
@@ -144,7 +161,10 @@ std::string_view to_string(WeightMode mode) {
   return "?";
 }
 
-ConvertReport convert_model(const fs::path& input, const fs::path& output, const ConvertOptions& options, bool replace) {
+ConvertReport convert_model(const fs::path& input, const fs::path& output_arg, const ConvertOptions& options, bool replace) {
+  // "OUT/" names the folder OUT (its staging sibling must not land inside it).
+  fs::path output = output_arg.lexically_normal();
+  if (!output.has_filename() && output.has_parent_path()) output = output.parent_path();
   const auto t0 = std::chrono::steady_clock::now();
   if (options.ratio < 0 || options.ratio > 1 || !std::isfinite(options.ratio)) {
     fail(ErrorCode::kInvalidArgument, "--ratio {} is not in [0, 1]", options.ratio);
@@ -152,13 +172,17 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output, const
   if (options.group_size == 0 || options.group_size < -1 || (options.group_size > 0 && options.group_size % 2 != 0)) {
     fail(ErrorCode::kInvalidArgument, "--group-size {} is neither -1 (per channel) nor a positive even number", options.group_size);
   }
+  if (!is_four_bit(options.mode) && (options.ratio != 1.0 || options.all_layers)) {
+    fail(ErrorCode::kInvalidArgument, "--ratio and --all-layers choose 4-bit layers; --weights {} has none",
+         to_string(options.mode));
+  }
   if (options.mode == WeightMode::kMxfp4 && options.group_size != 32) {
     fail(ErrorCode::kInvalidArgument, "--weights mxfp4 has groups of 32 fixed by the format (got --group-size {})", options.group_size);
   }
   const std::shared_ptr<const LoadedModel> model = load_model(input);
   const ModelConfig& config = model->config;
   const TensorNames names = tensor_names(config.format);
-  prepare_output(input, output, replace);
+  check_output(input, output, replace);
 
   // Write into a sibling folder and rename it into place at the end, so a failure or an
   // interruption never leaves a folder that looks like a finished container.
@@ -175,11 +199,11 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output, const
   } cleanup{staging};
 
   std::vector<std::string> files;
-  const bool dir_input = fs::is_directory(input);
-  if (dir_input) {
+  if (container::is_container(input) || fs::is_directory(input)) {
+    const fs::path dir = container::container_dir(input);
     for (const char* name : kCompanionFiles) {
-      if (fs::is_regular_file(input / name)) {
-        fs::copy_file(input / name, staging / name);
+      if (fs::is_regular_file(dir / name)) {
+        fs::copy_file(dir / name, staging / name);
         files.push_back(name);
       }
     }
@@ -190,7 +214,10 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output, const
 
   const std::vector<Tensor>& tensors = model->tensors.tensors();
   const bool four = is_four_bit(options.mode);
-  auto eligible_for_four_bit = [&](const std::string& role) {
+  // mxfp4 holds only rows that are whole blocks of 32; other matrices take the backup type.
+  auto eligible_for_four_bit = [&](const Tensor& t) {
+    const std::string role = role_of(t, names);
+    if (options.mode == WeightMode::kMxfp4 && t.cols() % 32 != 0) return false;
     return four && (role == "linear" || (options.all_layers && (role == "embedding" || role == "output")));
   };
 
@@ -199,13 +226,13 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output, const
   std::map<std::string, bool, std::less<>> in_backup;
   int64_t eligible_weights = 0;
   for (const Tensor& t : tensors) {
-    if (eligible_for_four_bit(role_of(t, names))) eligible_weights += t.numel();
+    if (eligible_for_four_bit(t)) eligible_weights += t.numel();
   }
   if (four && options.ratio < 1.0) {
     std::vector<std::pair<double, const Tensor*>> order;
     for (size_t i = 0; i < tensors.size(); ++i) {
       const Tensor& t = tensors[i];
-      if (!eligible_for_four_bit(role_of(t, names))) continue;
+      if (!eligible_for_four_bit(t)) continue;
       if (options.progress) options.progress(i, tensors.size(), "measuring sensitivity of " + t.name);
       const std::vector<float> w = t.to_f32();
       const double s = error_stats(w, encode(t, w, four_bit_type(options.mode), options.group_size)).rel_mse;
@@ -251,8 +278,7 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output, const
       type = options.mode == WeightMode::kF16 ? StoredType::kF16 : StoredType::kBF16;
     } else if (options.mode == WeightMode::kInt8 || options.mode == WeightMode::kInt8Asym) {
       type = options.mode == WeightMode::kInt8 ? StoredType::kInt8Sym : StoredType::kInt8Asym;
-    } else if (!eligible_for_four_bit(role) || in_backup.count(t.name) ||
-               (options.mode == WeightMode::kMxfp4 && t.cols() % 32 != 0)) {
+    } else if (!eligible_for_four_bit(t) || in_backup.count(t.name)) {
       type = backup_type(options.mode);
     } else {
       type = four_bit_type(options.mode);
@@ -292,6 +318,7 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output, const
       fail(ErrorCode::kIo, "cannot write '{}'", (staging / kReportFile).string());
     }
   }
+  if (fs::exists(output)) fs::remove_all(output);  // an earlier container (check_output said so)
   fs::rename(staging, output);
   cleanup.keep = true;
   if (options.progress) options.progress(tensors.size(), tensors.size(), "");

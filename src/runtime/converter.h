@@ -16,8 +16,11 @@
 //     Ties break by name, so the choice is deterministic.
 // A group size that does not divide a matrix's columns falls back, for that matrix, to the
 // largest of group/2, group/4, ..., 32 that does, else to one group per row; mxfp4 (groups of
-// 32 fixed by the format) falls back to the backup type. Scales are f16 unless a scale
-// overflows f16 (then f32). The report gives each tensor's final type and group.
+// 32 fixed by the format) falls back to the backup type (and is not counted as eligible).
+// Scales are f16 unless some group's scale would overflow f16 or fall below 2^-16, where f16's
+// subnormals keep too few bits (a layer of tiny weights would round to zero): then f32. The
+// report gives each tensor's final type and group. --ratio and --all-layers with a mode that has
+// no 4-bit layers are refused.
 #pragma once
 
 #include <cstdint>
