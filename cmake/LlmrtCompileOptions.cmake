@@ -36,3 +36,17 @@ if(LLMRT_SANITIZE)
   add_link_options(-fsanitize=${LLMRT_SANITIZE})
   message(STATUS "libllmrt: sanitizers ${LLMRT_SANITIZE}")
 endif()
+
+# Fuzzing (tests/fuzz, cmake/run-fuzzers.sh): clang's libFuzzer. Every object is instrumented for
+# coverage with ASan and UBSan; only the fuzz_* executables link libFuzzer's main.
+if(LLMRT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "LLMRT_FUZZ needs clang (libFuzzer): configure with -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  if(LLMRT_SANITIZE)
+    message(FATAL_ERROR "LLMRT_FUZZ brings its own sanitizers (address,undefined); leave LLMRT_SANITIZE empty")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=address,undefined)
+  message(STATUS "libllmrt: fuzzing build (libFuzzer, ASan, UBSan)")
+endif()

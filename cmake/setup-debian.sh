@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev           # tests and micro-benchmarks
   libfmt-dev nlohmann-json3-dev libpcre2-dev libcpp-httplib-dev
   libxxhash-dev                                        # XXH3 checksums of the .llmrt container
+  clang libclang-rt-14-dev                             # libFuzzer for tests/fuzz (cmake/run-fuzzers.sh)
 )
 
 missing=()

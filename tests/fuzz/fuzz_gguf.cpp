@@ -1,0 +1,27 @@
+// GGUF reader: any bytes are read as a GGUF file; a malformed one must be refused with an
+// llmrt::Error (any other exception or a crash is a finding). Small tensors are decoded too, so
+// the block decoders see hostile scales and values.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "fuzz_input.h"
+#include "llmrt/error.hpp"
+#include "store/gguf.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  llmrt::fuzz::MemFile file(data, size);
+  try {
+    const llmrt::gguf::File f = llmrt::gguf::File::read(file.path());
+    for (const auto& [key, value] : f.metadata) (void)key, (void)value.type();
+    const llmrt::TensorSet tensors = f.tensors();
+    std::vector<float> row;
+    for (const llmrt::Tensor& t : tensors.tensors()) {
+      if (t.numel() == 0 || t.cols() > (1 << 16)) continue;
+      row.resize(static_cast<size_t>(t.cols()));
+      t.dequantize_rows(0, 1, row.data());
+    }
+  } catch (const llmrt::Error&) {
+  }
+  return 0;
+}
