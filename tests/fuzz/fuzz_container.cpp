@@ -2,7 +2,6 @@
 // with an llmrt::Error. Accepted files are verified (checksums) and small tensors decoded.
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "fuzz_input.h"
 #include "llmrt/error.hpp"
@@ -13,12 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const llmrt::container::File f = llmrt::container::File::read(file.path());
     (void)llmrt::container::verify(f);
-    std::vector<float> row;
-    for (const llmrt::Tensor& t : f.tensors.tensors()) {
-      if (t.numel() == 0 || t.cols() > (1 << 16)) continue;
-      row.resize(static_cast<size_t>(t.cols()));
-      t.dequantize_rows(0, 1, row.data());
-    }
+    llmrt::fuzz::decode_first_rows(f.tensors.tensors());
   } catch (const llmrt::Error&) {
   }
   return 0;

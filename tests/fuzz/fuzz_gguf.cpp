@@ -3,7 +3,6 @@
 // the block decoders see hostile scales and values.
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "fuzz_input.h"
 #include "llmrt/error.hpp"
@@ -15,12 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const llmrt::gguf::File f = llmrt::gguf::File::read(file.path());
     for (const auto& [key, value] : f.metadata) (void)key, (void)value.type();
     const llmrt::TensorSet tensors = f.tensors();
-    std::vector<float> row;
-    for (const llmrt::Tensor& t : tensors.tensors()) {
-      if (t.numel() == 0 || t.cols() > (1 << 16)) continue;
-      row.resize(static_cast<size_t>(t.cols()));
-      t.dequantize_rows(0, 1, row.data());
-    }
+    llmrt::fuzz::decode_first_rows(tensors.tensors());
   } catch (const llmrt::Error&) {
   }
   return 0;

@@ -13,6 +13,9 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "store/tensor.h"
 
 namespace llmrt::fuzz {
 
@@ -48,6 +51,17 @@ inline const std::filesystem::path& scratch_dir() {
 
 inline void write_file(const std::filesystem::path& p, std::string_view bytes) {
   std::ofstream(p, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Decodes the first row of every tensor with at most 2^16 columns, so the decoders see the
+// input's scales and values (hostile ones included).
+inline void decode_first_rows(const std::vector<Tensor>& tensors) {
+  std::vector<float> row;
+  for (const Tensor& t : tensors) {
+    if (t.numel() == 0 || t.cols() > (1 << 16)) continue;
+    row.resize(static_cast<size_t>(t.cols()));
+    t.dequantize_rows(0, 1, row.data());
+  }
 }
 
 }  // namespace llmrt::fuzz

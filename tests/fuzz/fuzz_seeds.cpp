@@ -18,6 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr auto kReplace = fs::copy_options::overwrite_existing;  // seeds are rewritten on every run
+
 void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary | std::ios::trunc) << s; }
 
 llmrt::SyntheticModelSpec small_spec(const std::string& arch) {
@@ -58,14 +60,14 @@ int main(int argc, char** argv) {
       s.hf_dtype = llmrt::StoredType::kF16;
       const fs::path hf = work / arch;
       llmrt::write_synthetic_hf(s, hf);
-      fs::copy_file(hf / "model.safetensors", out / "safetensors" / (std::string(arch) + ".safetensors"));
-      fs::copy_file(hf / "tokenizer.json", out / "tokenizer_json" / (std::string(arch) + ".json"), fs::copy_options::overwrite_existing);
+      fs::copy_file(hf / "model.safetensors", out / "safetensors" / (std::string(arch) + ".safetensors"), kReplace);
+      fs::copy_file(hf / "tokenizer.json", out / "tokenizer_json" / (std::string(arch) + ".json"), kReplace);
       for (const char* mode : {"int4", "int8_asym", "mxfp4"}) {
         llmrt::ConvertOptions o;
         o.mode = *llmrt::parse_weight_mode(mode);
         const fs::path c = work / (std::string(arch) + "-" + mode);
         llmrt::convert_model(hf, c, o);
-        fs::copy_file(c / "model.llmrt", out / "container" / (std::string(arch) + "-" + mode + ".llmrt"));
+        fs::copy_file(c / "model.llmrt", out / "container" / (std::string(arch) + "-" + mode + ".llmrt"), kReplace);
       }
     }
     const char* texts[] = {"Hello world", "  leading and trailing  ", "tabs\tand\nnewlines\r\n",
@@ -77,18 +79,18 @@ int main(int argc, char** argv) {
       const fs::path shared = argv[2];
       if (fs::exists(shared / "models/tiny-fortunes/tokenizer.json")) {
         fs::copy_file(shared / "models/tiny-fortunes/tokenizer.json", out / "tokenizer_json" / "tiny-fortunes.json",
-                      fs::copy_options::overwrite_existing);
+                      kReplace);
       }
       if (fs::is_directory(shared / "data/chat-templates")) {
         for (const auto& e : fs::directory_iterator(shared / "data/chat-templates")) {
           if (e.path().extension() == ".jinja") {
-            fs::copy_file(e.path(), out / "chat_template" / e.path().filename(), fs::copy_options::overwrite_existing);
+            fs::copy_file(e.path(), out / "chat_template" / e.path().filename(), kReplace);
           }
         }
       }
     }
     fs::remove_all(work);
-  } catch (const llmrt::Error& e) {
+  } catch (const std::exception& e) {  // llmrt::Error or a filesystem error
     std::fprintf(stderr, "fuzz_seeds: %s\n", e.what());
     return 1;
   }
