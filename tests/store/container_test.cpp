@@ -118,8 +118,8 @@ TEST(Container, RoundTripKeepsEveryTypeBitForBitAligned) {
         {a.data, b.data}, {a.scales, b.scales}, {a.zero_points, b.zero_points}};
     for (const auto& [pa, pb] : planes) {
       ASSERT_EQ(pa.size(), pb.size());
-      EXPECT_EQ(0, std::memcmp(pa.data(), pb.data(), pa.size()));
-      if (!pb.empty()) {
+      if (!pb.empty()) {  // (memcmp of an absent plane would get null pointers: UB)
+        EXPECT_EQ(0, std::memcmp(pa.data(), pb.data(), pa.size()));
         EXPECT_EQ((pb.data() - f.map->data()) % container::kPlaneAlignment, 0);
         EXPECT_GE(pb.data(), f.map->data() + container::kPreambleBytes);
       }
