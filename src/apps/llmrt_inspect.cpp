@@ -228,11 +228,10 @@ int main(int argc, char** argv) {
   try {
     if (graph) {
       print_graph(path, context);
-    } else if (verify || container::is_container(path)) {
-      if (!container::is_container(path)) {
-        std::fprintf(stderr, "llmrt-inspect: --verify: '%s' is not an llmrt container (no model.llmrt)\n", path.c_str());
-        return 1;
-      }
+    } else if (verify && !container::is_container(path)) {
+      std::fprintf(stderr, "llmrt-inspect: --verify: '%s' is not an llmrt container (no model.llmrt)\n", path.c_str());
+      return 1;
+    } else if (container::is_container(path)) {
       if (!inspect_container(path, verify)) return 1;
     } else if (fs::is_directory(path)) {
       inspect_folder(path);

@@ -22,7 +22,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -37,7 +36,6 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 int usage(const std::string& why = {}) {
@@ -45,7 +43,7 @@ int usage(const std::string& why = {}) {
   std::fprintf(stderr,
                "usage: llmrt-perplexity -m MODEL -f TEXT [--ctx N] [--kl-base MODEL2] [--max-windows K] [-d DEVICE]\n"
                "                        [-t THREADS] [--json]\n"
-               "  MODEL, MODEL2: a Hugging Face folder or a .gguf file (MODEL2 needs the same vocabulary size)\n"
+               "  MODEL, MODEL2: a Hugging Face folder, a .gguf file or an .llmrt container (MODEL2: same vocabulary size)\n"
                "  defaults: --ctx 512 (tokens per window), -d CPU, every window; THREADS: one per core\n");
   return 2;
 }
@@ -217,12 +215,6 @@ double percentile(std::vector<double>& values, double q) {
   return values[std::max<size_t>(rank, 1) - 1];
 }
 
-int check_model_exists(const std::string& path) {
-  if (fs::exists(path)) return 0;
-  std::fprintf(stderr, "llmrt-perplexity: model '%s' does not exist\n", path.c_str());
-  return 1;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -234,7 +226,6 @@ int main(int argc, char** argv) {
     llmrt::set_num_threads(static_cast<int>(args.threads));
   }
   const bool with_base = !args.base_model.empty();
-  if (check_model_exists(args.model) || (with_base && check_model_exists(args.base_model))) return 1;
   try {
     const auto load_start = Clock::now();
     const std::string text = llmrt::read_text_file(args.text_file);
@@ -244,10 +235,7 @@ int main(int argc, char** argv) {
     const llmrt::Model model = core.read_model(args.model);
     const std::unique_ptr<llmrt::genai::Tokenizer> tokenizer = llmrt::genai::Tokenizer::from_model(args.model);
     const int64_t vocab = model.info().vocab_size;
-    if (tokenizer->vocab_size() > vocab) {
-      llmrt::fail(llmrt::ErrorCode::kBadFormat, "'{}': the tokenizer has {} tokens but the model's vocabulary only {}", args.model,
-                  tokenizer->vocab_size(), vocab);
-    }
+    tokenizer->check_fits(vocab, args.model);
     auto check_ctx = [&](const llmrt::Model& m, const std::string& path) {
       const int64_t max_pos = m.info().max_position_embeddings;
       if (max_pos > 0 && args.ctx > max_pos) {

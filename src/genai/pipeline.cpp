@@ -10,6 +10,7 @@
 #include "genai/sampler.h"
 #include "genai/stop_strings.h"
 #include "genai/tokenizer.h"
+#include "store/container.h"
 #include "llmrt/genai.hpp"
 #include "llmrt/runtime.hpp"
 #include "store/gguf.h"
@@ -46,14 +47,13 @@ struct Pipeline::Impl {
     if (!std::filesystem::exists(path)) fail(ErrorCode::kNotFound, "model '{}' does not exist", path.string());
     model = core.read_model(path);
     tokenizer = genai::Tokenizer::from_model(path);
-    if (tokenizer->vocab_size() > model.info().vocab_size) {
-      fail(ErrorCode::kBadFormat, "'{}': the tokenizer has {} tokens but the model's vocabulary only {}", path.string(),
-           tokenizer->vocab_size(), model.info().vocab_size);
-    }
+    tokenizer->check_fits(model.info().vocab_size, path.string());
+    // A container given as its model.llmrt keeps its chat_template.jinja in the folder around it.
+    const std::filesystem::path folder = container::is_container(path) ? container::container_dir(path) : path;
     if (auto t = tokenizer->chat_template()) {
       template_source = *t;
-    } else if (std::filesystem::is_directory(path) && std::filesystem::exists(path / "chat_template.jinja")) {
-      template_source = read_text_file(path / "chat_template.jinja");
+    } else if (std::filesystem::is_directory(folder) && std::filesystem::exists(folder / "chat_template.jinja")) {
+      template_source = read_text_file(folder / "chat_template.jinja");
     }
     if (!template_source.empty()) chat_template.emplace(template_source);
     compiled = core.compile(model, device, CompileOptions{options.max_context, /*last_token_logits=*/true});

@@ -378,6 +378,13 @@ void TokenizerImpl::emit_unknown(std::string_view bytes, bool& last_was_unk, std
 
 namespace llmrt::genai {
 
+void Tokenizer::check_fits(int64_t model_vocab_size, std::string_view model) const {
+  if (vocab_size() > model_vocab_size) {
+    fail(ErrorCode::kBadFormat, "'{}': the tokenizer has {} tokens but the model's vocabulary only {}", model, vocab_size(),
+         model_vocab_size);
+  }
+}
+
 std::unique_ptr<Tokenizer> Tokenizer::from_model(const std::filesystem::path& path) {
   std::error_code ec;
   if (container::is_container(path)) {

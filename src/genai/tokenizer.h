@@ -60,6 +60,10 @@ class Tokenizer {
   virtual std::string token_text(int32_t id) const = 0;
   // The model's chat template, when its files carry one.
   virtual std::optional<std::string> chat_template() const = 0;
+
+  // BAD_FORMAT naming `model` when this tokenizer has more tokens than the model's vocabulary
+  // (its ids would index past the embeddings and the logits).
+  void check_fits(int64_t model_vocab_size, std::string_view model) const;
 };
 
 // Turns a stream of ids into text that only ever contains whole UTF-8 characters: bytes of

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "runtime/model_builder.h"
 #include "store/codecs.h"
@@ -135,7 +136,8 @@ void write_gguf_metadata(const fs::path& source, const fs::path& dst) {
 void check_output(const fs::path& input, const fs::path& output, bool replace) {
   std::error_code ec;
   if (fs::exists(output, ec)) {
-    if (fs::equivalent(input, output, ec) || fs::equivalent(container::container_dir(input), output, ec)) {
+    if (fs::equivalent(input, output, ec) ||
+        (container::is_container(input) && fs::equivalent(container::container_dir(input), output, ec))) {
       fail(ErrorCode::kInvalidArgument, "the output '{}' is the input", output.string());
     }
     if (!replace) fail(ErrorCode::kInvalidArgument, "output '{}' already exists (--force replaces an earlier container)", output.string());
@@ -179,6 +181,7 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output_arg, c
   if (options.mode == WeightMode::kMxfp4 && options.group_size != 32) {
     fail(ErrorCode::kInvalidArgument, "--weights mxfp4 has groups of 32 fixed by the format (got --group-size {})", options.group_size);
   }
+  const bool four = is_four_bit(options.mode);
   const std::shared_ptr<const LoadedModel> model = load_model(input);
   const ModelConfig& config = model->config;
   const TensorNames names = tensor_names(config.format);
@@ -213,26 +216,27 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output_arg, c
   }
 
   const std::vector<Tensor>& tensors = model->tensors.tensors();
-  const bool four = is_four_bit(options.mode);
-  // mxfp4 holds only rows that are whole blocks of 32; other matrices take the backup type.
-  auto eligible_for_four_bit = [&](const Tensor& t) {
-    const std::string role = role_of(t, names);
-    if (options.mode == WeightMode::kMxfp4 && t.cols() % 32 != 0) return false;
-    return four && (role == "linear" || (options.all_layers && (role == "embedding" || role == "output")));
-  };
+  // Each tensor's role, and whether the 4-bit type may hold it (mxfp4 holds only rows that are
+  // whole blocks of 32; other matrices take the backup type).
+  std::vector<std::string> roles;
+  std::vector<bool> eligible;
+  int64_t eligible_weights = 0;
+  for (const Tensor& t : tensors) {
+    const std::string& role = roles.emplace_back(role_of(t, names));
+    const bool e = four && !(options.mode == WeightMode::kMxfp4 && t.cols() % 32 != 0) &&
+                   (role == "linear" || (options.all_layers && (role == "embedding" || role == "output")));
+    eligible.push_back(e);
+    if (e) eligible_weights += t.numel();
+  }
 
   // Mixed precision: which eligible matrices go to the backup type.
   std::map<std::string, double, std::less<>> sensitivity;
-  std::map<std::string, bool, std::less<>> in_backup;
-  int64_t eligible_weights = 0;
-  for (const Tensor& t : tensors) {
-    if (eligible_for_four_bit(t)) eligible_weights += t.numel();
-  }
+  std::set<std::string, std::less<>> in_backup;
   if (four && options.ratio < 1.0) {
     std::vector<std::pair<double, const Tensor*>> order;
     for (size_t i = 0; i < tensors.size(); ++i) {
       const Tensor& t = tensors[i];
-      if (!eligible_for_four_bit(t)) continue;
+      if (!eligible[i]) continue;
       if (options.progress) options.progress(i, tensors.size(), "measuring sensitivity of " + t.name);
       const std::vector<float> w = t.to_f32();
       const double s = error_stats(w, encode(t, w, four_bit_type(options.mode), options.group_size)).rel_mse;
@@ -248,7 +252,7 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output_arg, c
       const double with = backup + static_cast<double>(t->numel());
       if (std::fabs(with - target) < std::fabs(backup - target)) {
         backup = with;
-        in_backup[t->name] = true;
+        in_backup.insert(t->name);
       }
     }
   }
@@ -270,7 +274,7 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output_arg, c
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
     if (options.progress) options.progress(i, tensors.size(), t.name);
-    const std::string role = role_of(t, names);
+    const std::string& role = roles[i];
     StoredType type;
     if (role == "vector") {
       type = StoredType::kF32;
@@ -278,7 +282,7 @@ ConvertReport convert_model(const fs::path& input, const fs::path& output_arg, c
       type = options.mode == WeightMode::kF16 ? StoredType::kF16 : StoredType::kBF16;
     } else if (options.mode == WeightMode::kInt8 || options.mode == WeightMode::kInt8Asym) {
       type = options.mode == WeightMode::kInt8 ? StoredType::kInt8Sym : StoredType::kInt8Asym;
-    } else if (!eligible_for_four_bit(t) || in_backup.count(t.name)) {
+    } else if (!eligible[i] || in_backup.count(t.name)) {
       type = backup_type(options.mode);
     } else {
       type = four_bit_type(options.mode);

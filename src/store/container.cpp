@@ -81,6 +81,12 @@ struct Plane {
 
 json plane_json(uint64_t offset, uint64_t length) { return json::array({offset, length}); }
 
+// A companion file must name a file in the container folder itself.
+bool plain_file_name(std::string_view name) {
+  return !name.empty() && name.size() <= 255 && name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos &&
+         name != "." && name != "..";
+}
+
 }  // namespace
 
 uint64_t xxh3(std::span<const std::byte> bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
@@ -108,7 +114,8 @@ fs::path container_dir(const fs::path& path) {
 }
 
 File File::read(const fs::path& path) {
-  const fs::path tensor_path = fs::is_directory(path) ? path / kTensorFile : path;
+  std::error_code ec;
+  const fs::path tensor_path = fs::is_directory(path, ec) ? path / kTensorFile : path;
   File f;
   f.map = MappedFile::open(tensor_path);
   const std::string name = tensor_path.string();
@@ -157,7 +164,7 @@ File File::read(const fs::path& path) {
     if (!e.is_object()) fail(ErrorCode::kBadFormat, "'{}': an entry of 'files' is not an object", name);
     FileRecord rec{r.string(e, "name", "a file entry", 255), r.u64(r.field(e, "bytes", "a file entry"), "a file's 'bytes'"),
                    r.checksum(e, "a file entry")};
-    if (rec.name.empty() || rec.name.find('/') != std::string::npos || rec.name == "." || rec.name == "..") {
+    if (!plain_file_name(rec.name)) {
       fail(ErrorCode::kBadFormat, "'{}': companion file name '{}' is not a plain file name", name, rec.name);
     }
     f.files.push_back(std::move(rec));
@@ -334,7 +341,10 @@ void Writer::add(const Tensor& t) {
   w.tensors.push_back(std::move(e));
 }
 
-void Writer::add_file(std::string name) { impl_->files.push_back(std::move(name)); }
+void Writer::add_file(std::string name) {
+  if (!plain_file_name(name)) fail(ErrorCode::kInvalidArgument, "container: companion file name '{}' is not a plain file name", name);
+  impl_->files.push_back(std::move(name));
+}
 void Writer::set_conversion(std::string json) { impl_->info.conversion = std::move(json); }
 
 void Writer::finish() {

@@ -568,6 +568,27 @@ TEST(ConverterReport, SameTypeIsLossless) {
   }
 }
 
+TEST(ConverterModes, ChatTemplateFileIsFoundBesideModelLlmrt) {
+  // A container whose chat template lives in chat_template.jinja (not in tokenizer_config.json)
+  // renders it whether the Pipeline is given the folder or its model.llmrt.
+  TempDir dir;
+  write_synthetic_hf(tiny_spec("llama"), dir / "hf");
+  const fs::path config = dir / "hf" / "tokenizer_config.json";
+  json tc = json::parse(read_text(config));
+  const std::string chat = tc["chat_template"];
+  tc.erase("chat_template");
+  std::ofstream(config, std::ios::trunc) << tc.dump();
+  std::ofstream(dir / "hf" / "chat_template.jinja", std::ios::trunc) << chat;
+  convert_model(dir / "hf", dir / "c", options_for("int8"));
+  ASSERT_TRUE(fs::exists(dir / "c" / "chat_template.jinja"));
+  for (const fs::path& model : {dir / "c", dir / "c" / container::kTensorFile}) {
+    SCOPED_TRACE(model.string());
+    Pipeline pipe(model, "CPU");
+    EXPECT_EQ(pipe.chat_template(), chat);
+    EXPECT_NE(pipe.apply_chat_template({{"user", "hello there"}}).find("hello there"), std::string::npos);
+  }
+}
+
 TEST(ConverterModes, ContainerInputReconverts) {
   // A container is a valid input, given as its folder or as its model.llmrt (as for loading).
   TempDir dir;

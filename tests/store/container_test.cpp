@@ -226,6 +226,9 @@ TEST(Container, WriterRefusesDuplicatesAndLeavesNoPartialFileWhenAbandoned) {
     w.add(make_f32_tensor("a", {2}, std::vector<float>{1, 2}));
     EXPECT_TRUE(fails_with([&] { w.add(make_f32_tensor("a", {2}, std::vector<float>{1, 2})); }, ErrorCode::kBadFormat,
                            {"'a' added twice"}));
+    for (const char* bad : {"../config.json", "sub/config.json", "", ".."}) {
+      EXPECT_TRUE(fails_with([&] { w.add_file(bad); }, ErrorCode::kInvalidArgument, {"not a plain file name"})) << bad;
+    }
     EXPECT_TRUE(fs::exists(dir / "model.llmrt.partial"));
   }
   EXPECT_FALSE(fs::exists(dir / "model.llmrt.partial"));
