@@ -42,6 +42,9 @@ struct GenerationConfig {
   bool include_stop_str_in_output = false;
   std::set<int64_t> stop_token_ids;  // in addition to the model's own end tokens
   size_t logprobs = 0;           // > 0: return the log-probability of each generated token
+  // ServingEngine: this many sequences from one prompt (OpenAI's n), sharing the prompt's KV
+  // blocks; sequence i samples with rng_seed + i. Pipeline takes 1 only.
+  size_t num_return_sequences = 1;
 
   // INVALID_ARGUMENT naming the field for a value that cannot be used.
   void validate() const;

@@ -54,12 +54,32 @@ struct ModelInfo {
   std::string weight_types;          // stored types and their shares, e.g. "q4_0 88%, q6_k 12%"
 };
 
+// Element type of a paged KV cache. kU8: per token and KV head, asymmetric 8-bit with an f32
+// scale and zero point (docs/serving.md gives its measured effect on logits).
+enum class KvPrecision { kF32, kF16, kBF16, kU8 };
+std::string_view to_string(KvPrecision p);  // "f32", "f16", "bf16", "u8"
+
 struct CompileOptions {
   int64_t max_context = 0;  // KV-cache length in tokens; 0: min(model's max positions, 4096)
   // InferRequest::infer returns the logits of the step's last token only ([vocab]) instead of
   // every token's ([T * vocab]): what generation needs, and a prefill then skips T - 1 runs of
   // the output head (a quarter of a 1B model's prefill).
   bool last_token_logits = false;
+  // Paged KV cache (what the ServingEngine runs on): kv_num_blocks > 0 gives every request a
+  // pool of kv_num_blocks blocks of kv_block_size tokens per layer; such a request runs batched
+  // steps with infer_paged (infer is refused), and max_context bounds each sequence's length.
+  int64_t kv_num_blocks = 0;
+  int64_t kv_block_size = 16;
+  KvPrecision kv_precision = KvPrecision::kF32;
+};
+
+// One sequence of a batched step (InferRequest::infer_paged).
+struct SequenceStep {
+  std::span<const int32_t> tokens;       // its new tokens, at positions n_past ..
+  int64_t n_past = 0;                    // positions already in its blocks
+  std::span<const int32_t> block_table;  // block of position p: block_table[p / kv_block_size];
+                                         // covers n_past + tokens.size() positions
+  bool logits = true;                    // return the logits of its last new token
 };
 
 class Core;
@@ -88,6 +108,14 @@ class InferRequest {
   // Keeps the first keep_tokens positions of the KV cache (0 starts over).
   void reset(int64_t keep_tokens = 0);
 
+  // Paged requests (compiled with kv_num_blocks > 0): one step of several sequences, each
+  // attending over its own blocks. Returns [number of sequences with logits x vocab], in the
+  // order of `sequences`. INVALID_ARGUMENT / OUT_OF_RANGE naming the sequence for a table that
+  // does not cover its positions, a block outside the pool, or a context overflow.
+  std::vector<float> infer_paged(std::span<const SequenceStep> sequences);
+  // Copies whole blocks (every layer's keys and values): src[i] -> dst[i] (copy-on-write).
+  void copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst);
+
   InferRequest(InferRequest&&) noexcept;
   InferRequest& operator=(InferRequest&&) noexcept;
   ~InferRequest();
@@ -104,6 +132,8 @@ class CompiledModel {
   InferRequest create_request() const;
   const std::string& device() const;
   int64_t max_context() const;
+  int64_t kv_num_blocks() const;  // 0: not paged
+  int64_t kv_block_size() const;
   // "node -> device" for every node, showing where unsupported nodes fell back to the CPU.
   std::vector<std::pair<std::string, std::string>> placement() const;
   struct Impl;

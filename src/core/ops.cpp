@@ -6,7 +6,7 @@ namespace llmrt::core {
 namespace {
 constexpr std::array<std::string_view, kOpCount> kNames = {
     "Gather", "MatMul", "Add", "Mul", "Neg", "RMSNorm", "SiLU", "Softmax", "Reshape", "Transpose", "Concat", "Slice",
-    "CausalMask", "FullyConnected", "RoPE", "SDPA", "SwiGLU"};
+    "CausalMask", "GatherRows", "FullyConnected", "RoPE", "SDPA", "SwiGLU"};
 }  // namespace
 
 std::string_view to_string(OpType op) { return kNames[static_cast<size_t>(op)]; }

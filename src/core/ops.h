@@ -19,6 +19,9 @@
 //         or attrs axis, last                                    the last `last` elements
 //         (a dynamic dimension's end, e.g. the final token of a prompt)
 //   CausalMask(scores [.., M, N]) -> scores with -inf where key j > query i + (N - M)
+//   GatherRows(x [T, H], rows [R] i32) -> [R, H]                 out[r] = x[rows[r]]; a row outside
+//       [0, T) is an INVALID_ARGUMENT error naming the node (picks each sequence's last token
+//       of a batched step for the output head)
 // Fused ops
 //   FullyConnected(x [T, K], w [N, K] weight (any stored type), bias [N] optional) -> [T, N]
 //       y = x w^T + bias, weights decoded per their stored type. With a compressed or
@@ -48,6 +51,9 @@
 //       T queries (at positions n_past..n_past+T-1) attend causally over the whole cache;
 //       without, over these T keys, causally. Head h reads kv head h / (heads / kv_heads).
 //       out = softmax(q k^T * scale + causal mask) v
+//       In a paged step (a batch of sequences, llmrt_sequence_step) each sequence's rows of q, k
+//       and v are its new tokens: k and v go to its blocks, its queries attend over its own
+//       positions only.
 //   SwiGLU(gate, up) = SiLU(gate) * up
 #pragma once
 
@@ -59,7 +65,7 @@ namespace llmrt::core {
 
 enum class OpType : uint8_t {
   // primitive
-  kGather, kMatMul, kAdd, kMul, kNeg, kRMSNorm, kSiLU, kSoftmax, kReshape, kTranspose, kConcat, kSlice, kCausalMask,
+  kGather, kMatMul, kAdd, kMul, kNeg, kRMSNorm, kSiLU, kSoftmax, kReshape, kTranspose, kConcat, kSlice, kCausalMask, kGatherRows,
   // fused
   kFullyConnected, kRoPE, kSDPA, kSwiGLU,
 };

@@ -119,6 +119,14 @@ std::vector<ValueType> infer_outputs(const Graph& g, OpType op, const std::vecto
       c.count(1, 1);
       c.rank_at_least(0, 2);
       return {{DType::kF32, c.s(0)}};
+    case OpType::kGatherRows: {
+      c.count(2, 2);
+      c.dtype(0, DType::kF32);
+      c.dtype(1, DType::kI32);
+      if (c.s(0).size() != 2) c.bad("x must be [rows, cols], is {}", shape_to_string(c.s(0)));
+      if (c.s(1).size() != 1) c.bad("rows must be 1-D, is {}", shape_to_string(c.s(1)));
+      return {{DType::kF32, {c.s(1)[0], c.s(0)[1]}}};
+    }
     case OpType::kRMSNorm: {
       c.count(2, 2);
       c.rank_at_least(0, 1);

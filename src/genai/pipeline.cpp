@@ -6,17 +6,14 @@
 #include <chrono>
 #include <optional>
 
-#include "genai/chat_template.h"
 #include "genai/sampler.h"
 #include "genai/stop_strings.h"
+#include "genai/text_model.h"
 #include "genai/tokenizer.h"
-#include "store/container.h"
 #include "llmrt/genai.hpp"
 #include "llmrt/runtime.hpp"
-#include "store/gguf.h"
 #include "util/error.h"
 #include "util/log.h"
-#include "util/mapped_file.h"
 
 namespace llmrt {
 
@@ -26,58 +23,22 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 }  // namespace
 
 struct Pipeline::Impl {
-  std::filesystem::path path;
-  std::string device;
-  Core core;
-  Model model;
+  genai::TextModel text;
   std::optional<CompiledModel> compiled;
   std::optional<InferRequest> request;
-  std::unique_ptr<genai::Tokenizer> tokenizer;
-  std::string template_source;
-  std::optional<genai::ChatTemplate> chat_template;
+  genai::Tokenizer* tokenizer;
   double load_time_ms = 0;
 
   bool in_chat = false;
   std::vector<ChatMessage> history;
   std::vector<int32_t> cached;  // the tokens in the request's KV cache, in order
 
-  Impl(const std::filesystem::path& p, std::string_view dev, const PipelineOptions& options)
-      : path(p), device(dev), core(CoreOptions{options.plugin_dirs}) {
-    const auto t0 = Clock::now();
-    if (!std::filesystem::exists(path)) fail(ErrorCode::kNotFound, "model '{}' does not exist", path.string());
-    model = core.read_model(path);
-    tokenizer = genai::Tokenizer::from_model(path);
-    tokenizer->check_fits(model.info().vocab_size, path.string());
-    // A container given as its model.llmrt keeps its chat_template.jinja in the folder around it.
-    const std::filesystem::path folder = container::is_container(path) ? container::container_dir(path) : path;
-    if (auto t = tokenizer->chat_template()) {
-      template_source = *t;
-    } else if (std::filesystem::is_directory(folder) && std::filesystem::exists(folder / "chat_template.jinja")) {
-      template_source = read_text_file(folder / "chat_template.jinja");
-    }
-    if (!template_source.empty()) chat_template.emplace(template_source);
-    compiled = core.compile(model, device, CompileOptions{options.max_context, /*last_token_logits=*/true});
+  Impl(const std::filesystem::path& p, std::string_view device, const PipelineOptions& options, Clock::time_point t0)
+      : text(p, options.plugin_dirs), tokenizer(text.tokenizer.get()) {
+    compiled = text.core.compile(text.model, device, CompileOptions{options.max_context, /*last_token_logits=*/true});
     request = compiled->create_request();
     load_time_ms = ms_since(t0);
-    log::info("pipeline: '{}' on {} loaded in {:.1f} ms", path.string(), compiled->device(), load_time_ms);
-  }
-
-  void require_template() const {
-    if (!chat_template) {
-      fail(ErrorCode::kNotFound, "'{}' has no chat template (tokenizer_config.json chat_template, chat_template.jinja or "
-           "GGUF tokenizer.chat_template)", path.string());
-    }
-  }
-
-  std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
-    require_template();
-    nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
-    for (const ChatMessage& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
-    nlohmann::ordered_json vars = {{"messages", msgs}, {"add_generation_prompt", add_generation_prompt}};
-    auto special = [&](std::optional<int32_t> id) { return id ? tokenizer->token_text(*id) : std::string(); };
-    vars["bos_token"] = special(tokenizer->bos_id());
-    vars["eos_token"] = special(tokenizer->eos_id());
-    return chat_template->render(vars);
+    log::info("pipeline: '{}' on {} loaded in {:.1f} ms", p.string(), compiled->device(), load_time_ms);
   }
 
   GenerationResult run(std::vector<int32_t> ids, const GenerationConfig& config, const Streamer& streamer, Clock::time_point t0) {
@@ -100,9 +61,11 @@ struct Pipeline::Impl {
     result.perf.load_time_ms = load_time_ms;
     result.perf.num_input_tokens = ids.size();
 
-    std::vector<int32_t> end_ids;
-    if (!config.ignore_eos) end_ids = tokenizer->stop_ids();
-    for (int64_t id : config.stop_token_ids) end_ids.push_back(static_cast<int32_t>(id));
+    const std::vector<int32_t> end_ids = text.end_ids(config);
+    if (config.num_return_sequences != 1) {
+      fail(ErrorCode::kInvalidArgument, "GenerationConfig.num_return_sequences = {}: a Pipeline returns one sequence (use a "
+           "ServingEngine for several)", config.num_return_sequences);
+    }
     genai::Sampler sampler(config, end_ids);
     sampler.observe_prompt(ids);
     genai::StreamDecoder decoder(*tokenizer);
@@ -169,7 +132,7 @@ struct Pipeline::Impl {
 };
 
 Pipeline::Pipeline(const std::filesystem::path& model, std::string_view device, const PipelineOptions& options)
-    : impl_(std::make_unique<Impl>(model, device, options)) {}
+    : impl_(std::make_unique<Impl>(model, device, options, Clock::now())) {}
 Pipeline::~Pipeline() = default;
 Pipeline::Pipeline(Pipeline&&) noexcept = default;
 Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
@@ -182,7 +145,7 @@ GenerationResult Pipeline::generate(std::string_view prompt, const GenerationCon
   }
   impl_->history.push_back({"user", std::string(prompt)});
   try {
-    const std::string text = impl_->render(impl_->history, true);
+    const std::string text = impl_->text.render(impl_->history, true);
     GenerationResult r = impl_->run(impl_->tokenizer->encode(text, {.add_special_tokens = false, .parse_special = true}), config,
                                     streamer, t0);
     impl_->history.push_back({"assistant", r.text});
@@ -196,13 +159,13 @@ GenerationResult Pipeline::generate(std::string_view prompt, const GenerationCon
 GenerationResult Pipeline::generate(const std::vector<ChatMessage>& messages, const GenerationConfig& config,
                                     const Streamer& streamer) {
   const auto t0 = Clock::now();
-  const std::string text = impl_->render(messages, true);
+  const std::string text = impl_->text.render(messages, true);
   if (!impl_->in_chat) impl_->cached.clear();
   return impl_->run(impl_->tokenizer->encode(text, {.add_special_tokens = false, .parse_special = true}), config, streamer, t0);
 }
 
 void Pipeline::start_chat(const std::string& system_message) {
-  impl_->require_template();  // fails now, clearly, when there is no template
+  impl_->text.require_template();  // fails now, clearly, when there is no template
   impl_->in_chat = true;
   impl_->history.clear();
   impl_->cached.clear();
@@ -222,9 +185,9 @@ std::vector<int32_t> Pipeline::encode(std::string_view text, bool add_special_to
 }
 
 std::string Pipeline::decode(const std::vector<int32_t>& ids) const { return impl_->tokenizer->decode(ids); }
-std::string Pipeline::chat_template() const { return impl_->template_source; }
+std::string Pipeline::chat_template() const { return impl_->text.template_source; }
 std::string Pipeline::apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
-  return impl_->render(messages, add_generation_prompt);
+  return impl_->text.render(messages, add_generation_prompt);
 }
 int64_t Pipeline::max_context() const { return impl_->compiled->max_context(); }
 const std::string& Pipeline::device() const { return impl_->compiled->device(); }

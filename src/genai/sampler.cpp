@@ -22,6 +22,7 @@ void GenerationConfig::validate() const {
     if (!(top_p > 0 && top_p <= 1)) bad("top_p", top_p, "must be in (0, 1]");
     if (!(min_p >= 0 && min_p < 1)) bad("min_p", min_p, "must be in [0, 1)");
   }
+  if (num_return_sequences == 0 || num_return_sequences > 128) bad("num_return_sequences", num_return_sequences, "must be in [1, 128]");
   for (const std::string& s : stop_strings) {
     if (s.empty()) fail(ErrorCode::kInvalidArgument, "GenerationConfig.stop_strings holds an empty string");
   }

@@ -65,13 +65,14 @@ namespace {
 
 class Builder {
  public:
-  Builder(const LoadedModel& m, int64_t max_context, bool last_token_logits)
-      : m_(m), c_(m.config), names_(tensor_names(m.config.format)), max_context_(max_context), last_only_(last_token_logits) {}
+  Builder(const LoadedModel& m, int64_t max_context, LogitRows logits)
+      : m_(m), c_(m.config), names_(tensor_names(m.config.format)), max_context_(max_context), logit_rows_(logits) {}
 
   Graph build() {
     const int64_t nh = c_.num_heads, nkv = c_.num_kv_heads, hd = c_.head_dim, h = c_.hidden_size, f = c_.intermediate_size;
     ValueId ids = g_.add_input("input_ids", DType::kI32, {core::kDynamic});
     positions_ = g_.add_input("positions", DType::kI32, {core::kDynamic});
+    const ValueId rows = logit_rows_ == LogitRows::kSelected ? g_.add_input("logit_rows", DType::kI32, {core::kDynamic}) : -1;
     ValueId x = g_.add_node(OpType::kGather, "embed", {weight(names_.embed, {c_.vocab_size, h}, "token embeddings"), ids});
     for (int64_t l = 0; l < c_.num_layers; ++l) {
       const std::string p = fmt::format("l{}.", l);
@@ -113,11 +114,13 @@ class Builder {
       ValueId down = linear(p + "down", act, names_.down(l), h, f, "");
       x = g_.add_node(OpType::kAdd, p + "ffn_residual", {x, down});
     }
-    if (last_only_) {
+    if (logit_rows_ == LogitRows::kLast) {
       Attributes a;
       a.set("axis", int64_t{0});
       a.set("last", int64_t{1});
       x = g_.add_node(OpType::kSlice, "last_token", {x}, a);
+    } else if (logit_rows_ == LogitRows::kSelected) {
+      x = g_.add_node(OpType::kGatherRows, "last_tokens", {x, rows});
     }
     ValueId y = rms_norm("final_norm", x, names_.final_norm, h);
     const std::string& head = c_.tie_word_embeddings ? names_.embed : names_.lm_head;
@@ -193,15 +196,15 @@ class Builder {
   const ModelConfig& c_;
   TensorNames names_;
   int64_t max_context_;
-  bool last_only_;
+  LogitRows logit_rows_;
   Graph g_;
   ValueId positions_ = -1;
 };
 
 }  // namespace
 
-Graph build_graph(const LoadedModel& model, int64_t max_context, bool last_token_logits) {
-  return Builder(model, max_context, last_token_logits).build();
+Graph build_graph(const LoadedModel& model, int64_t max_context, LogitRows logits) {
+  return Builder(model, max_context, logits).build();
 }
 
 }  // namespace llmrt

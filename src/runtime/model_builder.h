@@ -1,6 +1,6 @@
 // A model file (HF folder or GGUF) becomes a config, its tensors, and a decoder graph:
-//   inputs  input_ids [T] i32, positions [T] i32
-//   output  logits [T, vocab]
+//   inputs  input_ids [T] i32, positions [T] i32 (and logit_rows [R] i32, see LogitRows)
+//   output  logits [T, vocab] (or [1, vocab], [R, vocab])
 // The builder emits primitive MatMul/Add/SiLU/Mul and lets the fusion passes make
 // FullyConnected and SwiGLU of them; RoPE and SDPA (with a KV-cache slot per layer) are
 // emitted fused. Every tensor is checked against the config before anything is built.
@@ -28,8 +28,13 @@ std::shared_ptr<const LoadedModel> load_model(const std::filesystem::path& path)
 // max_context: the KV-cache length the graph will be compiled for (GGUF phi3 picks its RoPE
 // factors from it, as llama.cpp does). BAD_FORMAT naming the tensor, the expected and the
 // found shape when a tensor does not fit the config; NOT_FOUND for a missing tensor.
-// last_token_logits: the head runs on the final token only (logits [1, vocab]), all that
-// generation needs; otherwise on every token ([T, vocab], for scoring a text).
-core::Graph build_graph(const LoadedModel& model, int64_t max_context, bool last_token_logits = false);
+// logits: which tokens the output head runs on.
+enum class LogitRows {
+  kAll,       // every token: logits [T, vocab] (scoring a text)
+  kLast,      // the final token only: [1, vocab], all one sequence's generation needs
+  kSelected,  // a third input, logit_rows [R] i32, names the rows: [R, vocab] (a batched step
+              // of several sequences wants each one's last token)
+};
+core::Graph build_graph(const LoadedModel& model, int64_t max_context, LogitRows logits = LogitRows::kAll);
 
 }  // namespace llmrt

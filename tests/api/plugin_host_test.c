@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   weight.shape[1] = 4;
   weight.data = w;
   weight.data_bytes = sizeof w;
-  llmrt_compile_options options = {sizeof(llmrt_compile_options), 0, 16, NULL};
+  llmrt_compile_options options = {sizeof(llmrt_compile_options), 0, 16, NULL, 0, 0, LLMRT_KV_F32, 0};
   void* compiled = NULL;
   CHECK(api->compile(plugin, 0, kGraph, &weight, 1, &options, &compiled, &err) == LLMRT_OK);
   if (!compiled) {

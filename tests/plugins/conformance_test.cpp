@@ -1052,6 +1052,28 @@ std::vector<OpCase> slice_cases() {
   return cases;
 }
 
+// GatherRows: out[r] = x[rows[r]] (each sequence's last token of a batched step).
+std::vector<OpCase> gather_rows_cases() {
+  Rand r(23);
+  std::vector<OpCase> cases;
+  for (const std::vector<int32_t>& rows : std::vector<std::vector<int32_t>>{{4, 0, 4}, {2}, {0, 1, 2, 3, 4}}) {
+    OpCase c{"[5, 6] rows " + shape_to_string(Shape(rows.begin(), rows.end()))};
+    HostTensor x = r.f32({5, 6});
+    const Ref xr = ref_of(x);
+    Ref want = zeros({static_cast<int64_t>(rows.size()), 6});
+    for (size_t i = 0; i < rows.size(); ++i) {
+      for (size_t j = 0; j < 6; ++j) want.v[i * 6 + j] = xr.v[static_cast<size_t>(rows[i]) * 6 + j];
+    }
+    const ValueId vx = c.input("x", std::move(x), Shape{kDynamic, 6});
+    const ValueId vr = c.input("rows", i32_tensor({static_cast<int64_t>(rows.size())}, rows), Shape{kDynamic});
+    c.output(c.graph.add_node(OpType::kGatherRows, "pick", {vx, vr}), want);
+    c.tolerance = kExact;
+    c.n_tokens = 5;
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
 // Every stored type the store supports for a weight matrix; K = 256 suits every block size.
 std::vector<WeightKind> weight_kinds() {
   using S = StoredType;
@@ -1318,7 +1340,7 @@ TEST(ConformancePlugins, APluginLoadsAndListsItsDevices) {
 
 // Every op exists in this file: a new OpType fails here until it gets cases.
 TEST(ConformancePlugins, EveryOpHasCases) {
-  EXPECT_EQ(core::kOpCount, 17) << "a new op: add its oracle and cases to this file";
+  EXPECT_EQ(core::kOpCount, 18) << "a new op: add its oracle and cases to this file";
 }
 
 class Conformance : public ::testing::TestWithParam<size_t> {
@@ -1345,6 +1367,19 @@ TEST_P(Conformance, Transpose) { run_cases(device(), "Transpose", transpose_case
 TEST_P(Conformance, Concat) { run_cases(device(), "Concat", concat_cases()); }
 TEST_P(Conformance, Slice) { run_cases(device(), "Slice", slice_cases()); }
 TEST_P(Conformance, CausalMask) { run_cases(device(), "CausalMask", causal_mask_cases()); }
+TEST_P(Conformance, GatherRows) {
+  const std::vector<OpCase> cases = gather_rows_cases();
+  run_cases(device(), "GatherRows", cases);
+  const OpCase& c = cases[0];
+  if (unsupported_node(device(), c.graph)) return;
+  for (int32_t bad : {5, -1}) {
+    DeviceRun run(device(), c.graph, c.weights, kMaxContext);
+    ASSERT_EQ(run.status(), LLMRT_OK) << run.message();
+    std::vector<HostTensor> got;
+    EXPECT_NE(run.execute(5, {c.inputs[0], i32_tensor({1}, {bad})}, &got), LLMRT_OK) << "row " << bad << " is outside x";
+    EXPECT_NE(run.message().find("pick"), std::string::npos) << "the error must name the node: " << run.message();
+  }
+}
 TEST_P(Conformance, FullyConnected) { run_cases(device(), "FullyConnected", fc_cases()); }
 TEST_P(Conformance, RoPE) { run_cases(device(), "RoPE", rope_cases()); }
 TEST_P(Conformance, SDPA) { run_cases(device(), "SDPA", sdpa_cases()); }

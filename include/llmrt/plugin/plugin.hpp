@@ -6,6 +6,7 @@
 //               call into an llmrt::Error carrying the plugin's message.
 #pragma once
 
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -53,6 +54,16 @@ inline void check(llmrt_status status, const llmrt_error& err, const std::string
   throw Error(static_cast<ErrorCode>(status), what + ": " + std::string(err.message, n));
 }
 
+// The table up to `execute`: what every ABI-1 plugin has. Later additions (execute_paged,
+// copy_blocks) are optional and read only when struct_size covers them.
+inline constexpr size_t kCoreApiSize = offsetof(llmrt_plugin_api, execute_paged);
+
+// Does the plugin serve paged requests (execute_paged and copy_blocks)?
+inline bool has_paged(const llmrt_plugin_api& api) {
+  return api.struct_size >= offsetof(llmrt_plugin_api, copy_blocks) + sizeof(api.copy_blocks) && api.execute_paged &&
+         api.copy_blocks;
+}
+
 // Is `api` a table this host can use? Fills `why` when not.
 inline bool compatible(const llmrt_plugin_api* api, std::string* why) {
   if (!api) {
@@ -65,9 +76,9 @@ inline bool compatible(const llmrt_plugin_api* api, std::string* why) {
            std::to_string(LLMRT_PLUGIN_ABI_VERSION);
     return false;
   }
-  if (api->struct_size < sizeof(llmrt_plugin_api)) {
+  if (api->struct_size < kCoreApiSize) {
     *why = "plugin table is " + std::to_string(api->struct_size) + " bytes, expected at least " +
-           std::to_string(sizeof(llmrt_plugin_api));
+           std::to_string(kCoreApiSize);
     return false;
   }
   if (!api->init || !api->shutdown || !api->device_count || !api->device_info || !api->supports || !api->compile ||

@@ -97,7 +97,30 @@ typedef struct llmrt_compile_options {
   /* NULL, or n_weights bytes of LLMRT_WEIGHT_* bits in the order of the weights array. Added
    * in ABI 1 without a version change: read it only when struct_size covers it. */
   const uint8_t* weight_flags;
+  /* Paged KV cache (serving), added in ABI 1 without a version change: read these only when
+   * struct_size covers them. kv_num_blocks > 0 makes every request of the compiled model hold a
+   * pool of kv_num_blocks blocks of kv_block_size tokens per attention layer, addressed through
+   * the block tables of execute_paged (execute is then refused). kv_precision: LLMRT_KV_*. */
+  int32_t kv_block_size;
+  int32_t kv_num_blocks;
+  int32_t kv_precision;
+  int32_t reserved2;
 } llmrt_compile_options;
+
+/* KV-cache element types. U8: per token and KV head, q = round(x / scale) + zero_point with
+ * scale = (max - min) / 255 over the head's head_dim values (docs/plugin-abi.md). */
+enum { LLMRT_KV_F32 = 0, LLMRT_KV_F16 = 1, LLMRT_KV_BF16 = 2, LLMRT_KV_U8 = 3 };
+
+/* One sequence of a paged step. Its n_tokens new tokens are the next n_tokens rows of the
+ * step's inputs (sequences in order, rows back to back) at positions n_past .. n_past +
+ * n_tokens - 1. Position p's keys and values live in block block_table[p / kv_block_size] at
+ * row p % kv_block_size; the table covers positions 0 .. n_past + n_tokens - 1. */
+typedef struct llmrt_sequence_step {
+  int64_t n_past;
+  int64_t n_tokens;
+  const int32_t* block_table;
+  int64_t n_blocks;
+} llmrt_sequence_step;
 
 typedef struct llmrt_plugin_api {
   uint32_t abi_version; /* LLMRT_PLUGIN_ABI_VERSION the plugin was built with */
@@ -136,6 +159,16 @@ typedef struct llmrt_plugin_api {
    * this request or its release. n_past advances by n_tokens on success. */
   llmrt_status (*execute)(void* request, int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_inputs,
                           llmrt_tensor* outputs, uint32_t n_outputs, llmrt_error* err);
+
+  /* Added in ABI 1 without a version change (present when struct_size covers them; a plugin
+   * without them cannot serve paged requests). Paged execution, on a request of a model
+   * compiled with kv_num_blocks > 0: one step of several sequences, each attending over its
+   * own blocks; outputs as for execute. Sequences must not write the same block. */
+  llmrt_status (*execute_paged)(void* request, const llmrt_sequence_step* sequences, uint32_t n_sequences,
+                                const llmrt_tensor* inputs, uint32_t n_inputs, llmrt_tensor* outputs, uint32_t n_outputs,
+                                llmrt_error* err);
+  /* Copies whole blocks of every layer, src[i] -> dst[i] (copy-on-write of shared blocks). */
+  llmrt_status (*copy_blocks)(void* request, const int32_t* src, const int32_t* dst, uint32_t n, llmrt_error* err);
 } llmrt_plugin_api;
 
 typedef const llmrt_plugin_api* (*llmrt_plugin_entry_fn)(uint32_t host_abi_version);

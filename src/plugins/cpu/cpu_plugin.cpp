@@ -162,9 +162,13 @@ llmrt_status compile(void*, uint32_t device, const char* graph_json, const llmrt
     if (n_weights) require(weights, "compile(): weights");
     const uint32_t size = options ? options->struct_size : 0;
     const int64_t max_context = size >= offsetof(llmrt_compile_options, max_context) + 8 ? options->max_context : 0;
-    const uint8_t* flags = size >= sizeof(llmrt_compile_options) ? options->weight_flags : nullptr;
+    const uint8_t* flags = size >= offsetof(llmrt_compile_options, weight_flags) + sizeof(void*) ? options->weight_flags : nullptr;
+    PagedConfig paged;
+    if (size >= offsetof(llmrt_compile_options, kv_precision) + sizeof(int32_t) && options->kv_num_blocks > 0) {
+      paged = {options->kv_block_size, options->kv_num_blocks, options->kv_precision};
+    }
     auto c = std::make_unique<Compiled>();
-    c->graph = std::make_unique<CompiledGraph>(core::Graph::deserialize(graph_json), weights, n_weights, max_context, flags);
+    c->graph = std::make_unique<CompiledGraph>(core::Graph::deserialize(graph_json), weights, n_weights, max_context, flags, paged);
     log::debug("cpu: compiled {} nodes, context {}", c->graph->graph().nodes().size(), max_context);
     *compiled = c.release();
   });
@@ -199,10 +203,43 @@ llmrt_status execute(void* request, int64_t n_tokens, const llmrt_tensor* inputs
   });
 }
 
+llmrt_status execute_paged(void* request, const llmrt_sequence_step* sequences, uint32_t n_sequences, const llmrt_tensor* inputs,
+                           uint32_t n_inputs, llmrt_tensor* outputs, uint32_t n_outputs, llmrt_error* err) {
+  return plugin::guard(err, [&] {
+    require(request, "execute_paged(): request");
+    if (n_sequences) require(sequences, "execute_paged(): sequences");
+    if (n_inputs) require(inputs, "execute_paged(): inputs");
+    if (n_outputs) require(outputs, "execute_paged(): outputs");
+    std::vector<SeqStep> seqs(n_sequences);
+    int64_t row = 0;
+    for (uint32_t i = 0; i < n_sequences; ++i) {
+      const llmrt_sequence_step& s = sequences[i];
+      if (s.n_blocks < 0 || (s.n_blocks > 0 && !s.block_table)) {
+        fail(ErrorCode::kInvalidArgument, "execute_paged(): sequence {} has {} blocks and {} table", i, s.n_blocks,
+             s.block_table ? "a" : "no");
+      }
+      seqs[i] = {s.n_past, s.n_tokens, row, std::span<const int32_t>(s.block_table, static_cast<size_t>(s.n_blocks))};
+      row += std::max<int64_t>(s.n_tokens, 0);
+    }
+    static_cast<Request*>(request)->execute_paged(seqs, inputs, n_inputs, outputs, n_outputs);
+  });
+}
+
+llmrt_status copy_blocks(void* request, const int32_t* src, const int32_t* dst, uint32_t n, llmrt_error* err) {
+  return plugin::guard(err, [&] {
+    require(request, "copy_blocks(): request");
+    if (n) {
+      require(src, "copy_blocks(): src");
+      require(dst, "copy_blocks(): dst");
+    }
+    static_cast<Request*>(request)->copy_blocks(std::span<const int32_t>(src, n), std::span<const int32_t>(dst, n));
+  });
+}
+
 const llmrt_plugin_api kApi = {
     LLMRT_PLUGIN_ABI_VERSION, sizeof(llmrt_plugin_api), "cpu", init, shutdown, device_count, device_info, supports,
     buffer_create, buffer_release, buffer_write, buffer_read, compile, compiled_release, request_create, request_release,
-    request_reset, execute};
+    request_reset, execute, execute_paged, copy_blocks};
 
 }  // namespace
 }  // namespace llmrt::cpu

@@ -44,8 +44,11 @@ Tensor tensor_from_abi(const llmrt_weight& w) {
 }
 
 CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uint32_t n_weights, int64_t max_context,
-                             const uint8_t* weight_flags)
-    : graph_(std::move(graph)), max_context_(max_context) {
+                             const uint8_t* weight_flags, const PagedConfig& paged)
+    : graph_(std::move(graph)), max_context_(max_context), paged_(paged) {
+  if (paged_.num_blocks > 0 && (paged_.block_size <= 0 || paged_.block_size > 4096)) {
+    fail(ErrorCode::kInvalidArgument, "paged KV cache: block size {} must be in [1, 4096]", paged_.block_size);
+  }
   graph_.validate();
   std::unordered_map<std::string, const llmrt_weight*> by_name;
   for (uint32_t i = 0; i < n_weights; ++i) by_name[weights[i].name ? weights[i].name : ""] = &weights[i];
@@ -81,8 +84,12 @@ CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uin
       int64_t slot = n.attrs.i("cache_slot", -1);
       if (slot < 0) continue;
       if (slot > 4096) fail(ErrorCode::kBadFormat, "node '{}': cache_slot {} is absurd", n.name, slot);
-      if (static_cast<size_t>(slot) >= slot_widths_.size()) slot_widths_.resize(static_cast<size_t>(slot) + 1, 0);
+      if (static_cast<size_t>(slot) >= slot_widths_.size()) {
+        slot_widths_.resize(static_cast<size_t>(slot) + 1, 0);
+        slot_heads_.resize(slot_widths_.size(), {0, 0});
+      }
       slot_widths_[static_cast<size_t>(slot)] = n.attrs.i("kv_heads") * n.attrs.i("head_dim");
+      slot_heads_[static_cast<size_t>(slot)] = {n.attrs.i("kv_heads"), n.attrs.i("head_dim")};
     }
   }
   // Liveness: the last node reading each activation. Graph outputs live to the end, and graph
@@ -143,6 +150,12 @@ CompiledGraph::CompiledGraph(core::Graph graph, const llmrt_weight* weights, uin
 std::unique_ptr<Request> CompiledGraph::create_request() const { return std::make_unique<Request>(*this); }
 
 Request::Request(const CompiledGraph& compiled) : compiled_(compiled) {
+  values_.resize(compiled.graph_.values().size());
+  if (compiled.paged_.num_blocks > 0) {
+    const PagedConfig& p = compiled.paged_;
+    for (const auto& [kv_heads, head_dim] : compiled.slot_heads_) paged_.emplace_back(kv_heads, head_dim, p.block_size, p.num_blocks, p.precision);
+    return;
+  }
   kv_.resize(compiled.slot_widths_.size());
   for (size_t s = 0; s < kv_.size(); ++s) {
     kv_[s].capacity = compiled.max_context_;
@@ -150,10 +163,12 @@ Request::Request(const CompiledGraph& compiled) : compiled_(compiled) {
     kv_[s].k.assign(static_cast<size_t>(kv_[s].capacity * kv_[s].width), 0.0f);
     kv_[s].v.assign(kv_[s].k.size(), 0.0f);
   }
-  values_.resize(compiled.graph_.values().size());
 }
 
 void Request::reset(int64_t keep_tokens) {
+  if (!paged_.empty() && keep_tokens != 0) {
+    fail(ErrorCode::kInvalidArgument, "reset({}): a paged request keeps no positions of its own (its sequences' blocks hold them)", keep_tokens);
+  }
   if (keep_tokens < 0 || keep_tokens > n_past_) {
     fail(ErrorCode::kInvalidArgument, "reset keeps {} tokens but the request holds {}", keep_tokens, n_past_);
   }
@@ -162,11 +177,40 @@ void Request::reset(int64_t keep_tokens) {
 
 void Request::execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_inputs, llmrt_tensor* outputs,
                       uint32_t n_outputs) {
+  if (!paged_.empty()) fail(ErrorCode::kInvalidArgument, "this model was compiled with a paged KV cache: run it with execute_paged");
+  OpContext ctx{n_past_, n_tokens, &kv_, compiled_.max_context_, &scratch_};
+  run(n_tokens, inputs, n_inputs, outputs, n_outputs, ctx);
+  n_past_ += n_tokens;
+}
+
+void Request::execute_paged(std::span<const SeqStep> seqs, const llmrt_tensor* inputs, uint32_t n_inputs, llmrt_tensor* outputs,
+                            uint32_t n_outputs) {
+  if (paged_.empty() && !compiled_.slot_widths_.empty()) {
+    fail(ErrorCode::kInvalidArgument, "this model was compiled without a paged KV cache (kv_num_blocks 0): run it with execute");
+  }
+  int64_t rows = 0;
+  for (const SeqStep& s : seqs) rows += std::max<int64_t>(s.n_tokens, 0);
+  // A part of a partitioned model without attention runs the rows and ignores the tables.
+  if (!paged_.empty()) check_paged_step(seqs, rows, compiled_.paged_.block_size, compiled_.paged_.num_blocks, compiled_.max_context_);
+  if (rows <= 0) fail(ErrorCode::kInvalidArgument, "a paged step needs at least one token");
+  OpContext ctx{0, rows, nullptr, compiled_.max_context_, &scratch_, &paged_, seqs};
+  run(rows, inputs, n_inputs, outputs, n_outputs, ctx);
+}
+
+void Request::copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) {
+  if (compiled_.paged_.num_blocks <= 0) fail(ErrorCode::kInvalidArgument, "copy_blocks(): this request has no paged KV cache");
+  for (size_t i = 0; i < src.size(); ++i) {
+    for (PagedKv& kv : paged_) kv.copy_block(src[i], dst[i]);
+  }
+}
+
+void Request::run(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_inputs, llmrt_tensor* outputs, uint32_t n_outputs,
+                  OpContext& ctx) {
   const core::Graph& g = compiled_.graph_;
   if (n_inputs != g.inputs().size()) fail(ErrorCode::kInvalidArgument, "the graph takes {} inputs, {} given", g.inputs().size(), n_inputs);
   if (n_outputs != g.outputs().size()) fail(ErrorCode::kInvalidArgument, "the graph has {} outputs, {} requested", g.outputs().size(), n_outputs);
   if (n_tokens <= 0) fail(ErrorCode::kInvalidArgument, "a step needs at least one token, got {}", n_tokens);
-  if (!kv_.empty() && n_past_ + n_tokens > compiled_.max_context_) {
+  if (!kv_.empty() && ctx.kv && n_past_ + n_tokens > compiled_.max_context_) {
     fail(ErrorCode::kOutOfRange, "{} cached + {} new tokens exceed the context of {} tokens", n_past_, n_tokens,
          compiled_.max_context_);
   }
@@ -192,7 +236,6 @@ void Request::execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_i
     }
     std::memcpy(a.raw(), src.data, a.bytes());
   }
-  OpContext ctx{n_past_, n_tokens, &kv_, compiled_.max_context_, &scratch_};
   std::vector<Operand> operands;
   for (size_t ni = 0; ni < g.nodes().size(); ++ni) {
     const core::Node& n = g.nodes()[ni];
@@ -243,7 +286,6 @@ void Request::execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_i
     dst.data = a.raw();
     dst.bytes = a.bytes();
   }
-  n_past_ += n_tokens;
 }
 
 }  // namespace llmrt::cpu

@@ -189,6 +189,18 @@ void gather(const Node& n, const std::vector<Operand>& in, Activation& out) {
   }
 }
 
+void gather_rows(const Node& n, const std::vector<Operand>& in, Activation& out) {
+  const Shape& xs = in[0].shape();
+  const Activation& rows = *in[1].act;
+  const int64_t t = xs[0], h = xs[1];
+  out.resize(core::DType::kF32, {rows.numel(), h});
+  for (int64_t r = 0; r < rows.numel(); ++r) {
+    const int32_t row = rows.i()[r];
+    if (row < 0 || row >= t) bad(n, "row {} at index {} is outside [0, {})", row, r, t);
+    std::copy_n(in[0].f() + row * h, h, out.f() + r * h);
+  }
+}
+
 void rms_norm(const Node& n, const std::vector<Operand>& in, Activation& out) {
   const Shape& xs = in[0].shape();
   const int64_t h = xs.back(), rows = numel(xs) / std::max<int64_t>(h, 1);
@@ -443,6 +455,12 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
   const int64_t t_count = in[0].shape()[0], width = kv_heads * hd;
   const float *k_base = in[1].f(), *v_base = in[2].f();
   int64_t first_pos = 0;  // position of the first new token within the keys
+  if (slot >= 0 && ctx.paged) {
+    if (slot >= static_cast<int64_t>(ctx.paged->size())) bad(n, "cache slot {} does not exist", slot);
+    if (t_count != ctx.n_tokens) bad(n, "the step is said to have {} tokens but q holds {} rows", ctx.n_tokens, t_count);
+    paged_sdpa(n, in[0].f(), in[1].f(), in[2].f(), out.f(), (*ctx.paged)[static_cast<size_t>(slot)], ctx.seqs, ctx.scratch);
+    return;
+  }
   if (slot >= 0) {
     if (!ctx.kv || slot >= static_cast<int64_t>(ctx.kv->size())) bad(n, "cache slot {} does not exist", slot);
     if (t_count != ctx.n_tokens) {
@@ -525,6 +543,7 @@ void run_ref(const Node& n, const std::vector<Operand>& in, Activation& out, OpC
     case OpType::kConcat: return concat(n, in, out);
     case OpType::kSlice: return slice(n, in, out);
     case OpType::kCausalMask: return causal_mask(in, out);
+    case OpType::kGatherRows: return gather_rows(n, in, out);
     case OpType::kFullyConnected: return fully_connected(n, in, out, ctx);
     case OpType::kRoPE: return rope(n, in, out);
     case OpType::kSDPA: return sdpa(n, in, out, ctx);

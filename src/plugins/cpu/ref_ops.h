@@ -9,6 +9,7 @@
 #include "core/graph.h"
 #include "kernels/cpu/qgemv.h"
 #include "plugins/cpu/activation.h"
+#include "plugins/cpu/paged_kv.h"
 #include "store/tensor.h"
 
 namespace llmrt::cpu {
@@ -47,6 +48,10 @@ struct OpContext {
   std::vector<KvSlot>* kv = nullptr;  // indexed by cache_slot
   int64_t max_context = 0;
   Scratch* scratch = nullptr;         // the request's
+  // A paged step (execute_paged): the request's block pools by cache_slot, and the step's
+  // sequences; kv is then unused.
+  std::vector<PagedKv>* paged = nullptr;
+  std::span<const SeqStep> seqs;
 };
 
 // An input: an activation, or a weight given as its stored tensor (with a decoded f32 copy
