@@ -107,7 +107,10 @@ class ServingEngine {
   // A chat reply, rendered with the model's chat template.
   GenerationHandle add_request(const std::vector<ChatMessage>& messages, const GenerationConfig& config = {});
 
-  // Stops accepting requests, lets the running and waiting ones finish, then returns.
+  // Returns once no request is running or waiting (and metrics() covers every step so far).
+  void wait_idle();
+  // Stops accepting requests (add_request then fails with CANCELLED), lets the running and
+  // waiting ones finish, then returns.
   void drain();
 
   // As of the last finished step (a request's wait() may return a moment before its step ends).

@@ -579,8 +579,15 @@ GenerationHandle ServingEngine::add_request(const std::vector<ChatMessage>& mess
 }
 
 void ServingEngine::drain() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->accepting = false;
+  }
+  wait_idle();
+}
+
+void ServingEngine::wait_idle() {
   std::unique_lock lock(impl_->mu);
-  impl_->accepting = false;
   impl_->idle.wait(lock, [&] {
     return !impl_->busy && impl_->incoming.empty() && impl_->published.requests_running == 0 && impl_->published.requests_waiting == 0;
   });

@@ -89,7 +89,7 @@ TEST_F(Serving, BatchedGreedyEqualsOneAtATime) {
     EXPECT_GT(r[0].perf.ttft_ms, 0);
     EXPECT_GT(r[0].perf.tpot_ms, 0);
   }
-  engine.drain();  // metrics are as of the last finished step
+  engine.wait_idle();  // metrics are as of the last finished step
   const ServingMetrics m = engine.metrics();
   EXPECT_EQ(m.requests_finished, prompts().size());
   EXPECT_EQ(m.generated_tokens, 60u);
@@ -109,7 +109,7 @@ TEST_F(Serving, PrefixCacheHitsSkipTheSharedPrefill) {
   EXPECT_EQ(first.cached_prompt_tokens(), 0u);
   auto second = engine.add_request(system + "tell me about the dog", cfg);
   const auto r2 = second.wait();
-  engine.drain();  // metrics are as of the last finished step
+  engine.wait_idle();  // metrics are as of the last finished step
   const size_t shared = engine.encode(system).size();
   EXPECT_GE(second.cached_prompt_tokens(), shared - shared % 4 - 4) << "all full blocks of the shared system prompt";
   EXPECT_LT(second.cached_prompt_tokens(), r2[0].prompt_token_ids.size());
@@ -139,7 +139,7 @@ TEST_F(Serving, PreemptionUnderATinyCacheCompletesEveryRequestWithTheSameText) {
     EXPECT_EQ(r[0].generated_token_ids, want[i].generated_token_ids) << "prompt " << i;
     EXPECT_EQ(r[0].finish_reason, FinishReason::kLength);
   }
-  engine.drain();
+  engine.wait_idle();
   EXPECT_GT(engine.metrics().preemptions, 0u) << "the cache was meant to run out";
 }
 
