@@ -96,15 +96,17 @@ class Pipeline {
   Pipeline(Pipeline&&) noexcept;
   Pipeline& operator=(Pipeline&&) noexcept;
 
-  // Plain completion of `prompt` (BOS added as the tokenizer config says). Outside a chat the
-  // KV cache starts empty every call. OUT_OF_RANGE when the prompt does not fit the context.
+  // Plain completion of `prompt` (BOS added as the tokenizer config says). Each call is a new
+  // sequence (the prefix cache may still give it the KV blocks of an earlier prompt's
+  // beginning). OUT_OF_RANGE when the prompt does not fit the context.
   GenerationResult generate(std::string_view prompt, const GenerationConfig& config = {}, const Streamer& streamer = {});
   // One reply to `messages`, rendered with the model's chat template (add_generation_prompt).
   GenerationResult generate(const std::vector<ChatMessage>& messages, const GenerationConfig& config = {},
                             const Streamer& streamer = {});
 
-  // A chat session: each generate(prompt) is a user turn; the history and the KV cache are
-  // kept between turns, and only the new part of the rendered chat is run.
+  // A chat session: each generate(prompt) is a user turn; the history is kept between turns,
+  // and the prefix cache gives each turn the KV blocks of the rendered history it shares with
+  // the turn before, so (whole blocks of) the history are not run again.
   void start_chat(const std::string& system_message = "");
   void finish_chat();
   const std::vector<ChatMessage>& chat_history() const;

@@ -39,6 +39,9 @@ struct SchedulerConfig {
   bool dynamic_split_fuse = true;       // split long prompts into chunks that share steps with decodes
   KvPrecision kv_cache_precision = KvPrecision::kF32;
   int64_t max_context = 0;              // longest sequence (prompt + generated); 0: min(model's, 4096)
+  // false: the engine starts no thread; the host drives it with ServingEngine::step() (what
+  // Pipeline does, so that its streamer runs between steps on the caller's thread).
+  bool step_thread = true;
 
   void validate() const;  // INVALID_ARGUMENT naming the field
 };
@@ -74,6 +77,8 @@ class GenerationHandle {
   // Blocks until output is ready; nullopt once every sequence has finished and all was read.
   // Rethrows a failure of the step that ran this request.
   std::optional<GenerationOutput> read();
+  // Output that is ready now, without waiting (nullopt when there is none yet, or no more).
+  std::optional<GenerationOutput> try_read();
   // Waits for the end and returns every sequence's result (text, ids, finish reason, perf);
   // output already read() is included.
   std::vector<GenerationResult> wait();
@@ -109,6 +114,9 @@ class ServingEngine {
 
   // Returns once no request is running or waiting (and metrics() covers every step so far).
   void wait_idle();
+  // Engines without a step thread (SchedulerConfig::step_thread false): runs one step on the
+  // caller's thread; returns whether requests remain. INVALID_ARGUMENT on an engine with a thread.
+  bool step();
   // Stops accepting requests (add_request then fails with CANCELLED), lets the running and
   // waiting ones finish, then returns.
   void drain();
@@ -119,6 +127,7 @@ class ServingEngine {
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const;
   std::string decode(const std::vector<int32_t>& ids) const;
   std::string apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true) const;
+  std::string chat_template() const;  // the template's source; "" when the model has none
   const ModelInfo& model_info() const;
   int64_t max_context() const;
   const std::string& device() const;

@@ -70,6 +70,18 @@ GenerationHandle& GenerationHandle::operator=(GenerationHandle&&) noexcept = def
 
 uint64_t GenerationHandle::id() const { return state_ ? state_->id : 0; }
 
+std::optional<GenerationOutput> GenerationHandle::try_read() {
+  if (!state_) fail(ErrorCode::kInvalidArgument, "try_read() on an empty GenerationHandle");
+  std::lock_guard lock(state_->mu);
+  if (!state_->queue.empty()) {
+    GenerationOutput out = std::move(state_->queue.front());
+    state_->queue.pop_front();
+    return out;
+  }
+  if (state_->error) std::rethrow_exception(state_->error);
+  return std::nullopt;
+}
+
 std::optional<GenerationOutput> GenerationHandle::read() {
   if (!state_) fail(ErrorCode::kInvalidArgument, "read() on an empty GenerationHandle");
   std::unique_lock lock(state_->mu);
@@ -122,8 +134,8 @@ struct ServingEngine::Impl {
     std::optional<genai::StreamDecoder> decoder;
     std::optional<genai::StopStrings> stops;
     bool fork_pending = false;        // its first sample also starts the request's other sequences
-    Clock::time_point first_token, last_token;
-    size_t generated = 0;
+    Clock::time_point admitted, first_token, last_token;
+    size_t generated = 0, cached = 0;  // cached: prompt tokens the prefix cache gave at admission
     bool done = false;
   };
 
@@ -191,7 +203,7 @@ struct ServingEngine::Impl {
     log::info("serving: '{}' on {}: {} KV blocks of {} tokens ({:.2f} GB, {}), context {}, up to {} sequences", path.string(),
               compiled->device(), n_blocks, bs, config.cache_size, to_string(config.kv_cache_precision), max_context,
               config.max_num_seqs);
-    thread = std::thread([this] { loop(); });
+    if (config.step_thread) thread = std::thread([this] { loop(); });
   }
 
   ~Impl() {
@@ -201,6 +213,7 @@ struct ServingEngine::Impl {
     }
     wake.notify_all();
     if (thread.joinable()) thread.join();
+    else cancel_all();
   }
 
   GenerationHandle add(std::vector<int32_t> ids, const GenerationConfig& cfg) {
@@ -259,20 +272,31 @@ struct ServingEngine::Impl {
         if (stopping) break;
         busy = true;
       }
-      try {
-        step();
-      } catch (const std::exception& e) {
-        log::error("serving: step failed outside any request: {}", e.what());
-      }
-      refresh_metrics();
-      std::lock_guard lock(mu);
-      busy = false;
-      published = counters;
-      published.requests_running = running.size();
-      published.requests_waiting = waiting.size() + incoming.size();
-      if (running.empty() && waiting.empty() && incoming.empty()) idle.notify_all();
+      run_step();
     }
-    // Shutting down: everything still here ends as cancelled.
+    cancel_all();
+  }
+
+  // One step, then the metrics callers see. Returns whether requests remain.
+  bool run_step() {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      log::error("serving: step failed outside any request: {}", e.what());
+    }
+    refresh_metrics();
+    std::lock_guard lock(mu);
+    busy = false;
+    published = counters;
+    published.requests_running = running.size();
+    published.requests_waiting = waiting.size() + incoming.size();
+    const bool more = !(running.empty() && waiting.empty() && incoming.empty());
+    if (!more) idle.notify_all();
+    return more;
+  }
+
+  // Shutting down: everything still here ends as cancelled.
+  void cancel_all() {
     std::deque<std::unique_ptr<Seq>> rest;
     {
       std::lock_guard lock(mu);
@@ -295,7 +319,12 @@ struct ServingEngine::Impl {
         PerfMetrics& p = r.perf;
         const auto now = Clock::now();
         p.num_generated_tokens = r.generated_token_ids.size();
-        if (s.generated > 0) p.ttft_ms = ms_between(s.req->arrival, s.first_token);
+        if (s.generated > 0) {
+          p.ttft_ms = ms_between(s.req->arrival, s.first_token);
+          // Prompt tokens computed (not from the prefix cache) over admission to first token.
+          const double prefill_ms = ms_between(s.admitted, s.first_token);
+          if (prefill_ms > 0) p.prefill_tps = static_cast<double>(s.prompt_len - s.cached) * 1000.0 / prefill_ms;
+        }
         if (s.generated > 1) {
           p.tpot_ms = ms_between(s.first_token, s.last_token) / static_cast<double>(s.generated - 1);
           p.throughput_tps = p.tpot_ms > 0 ? 1000.0 / p.tpot_ms : 0;
@@ -413,6 +442,8 @@ struct ServingEngine::Impl {
         const int64_t hit = blocks->reuse_prefix(s.tokens, static_cast<int64_t>(s.tokens.size()) - 1, s.blocks);
         s.computed = hit;
         if (s.generated == 0) {
+          s.cached = static_cast<size_t>(hit);
+          s.admitted = Clock::now();
           std::lock_guard lock(s.req->mu);
           s.req->cached_prompt_tokens = static_cast<size_t>(hit);
         }
@@ -519,6 +550,8 @@ struct ServingEngine::Impl {
     c->prompt_len = parent.prompt_len;
     c->blocks = blocks->fork(parent.blocks);
     c->computed = parent.computed;
+    c->admitted = parent.admitted;
+    c->cached = parent.cached;
     c->end_ids = parent.end_ids;
     GenerationConfig cfg = parent.req->config;
     cfg.rng_seed += index;
@@ -586,7 +619,21 @@ void ServingEngine::drain() {
   wait_idle();
 }
 
+bool ServingEngine::step() {
+  if (impl_->config.step_thread) fail(ErrorCode::kInvalidArgument, "step(): this engine runs its own step thread");
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->busy = true;
+  }
+  return impl_->run_step();
+}
+
 void ServingEngine::wait_idle() {
+  if (!impl_->config.step_thread) {
+    while (step()) {
+    }
+    return;
+  }
   std::unique_lock lock(impl_->mu);
   impl_->idle.wait(lock, [&] {
     return !impl_->busy && impl_->incoming.empty() && impl_->published.requests_running == 0 && impl_->published.requests_waiting == 0;
@@ -607,6 +654,7 @@ std::string ServingEngine::decode(const std::vector<int32_t>& ids) const { retur
 std::string ServingEngine::apply_chat_template(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
   return impl_->text.render(messages, add_generation_prompt);
 }
+std::string ServingEngine::chat_template() const { return impl_->text.template_source; }
 const ModelInfo& ServingEngine::model_info() const { return impl_->text.model.info(); }
 int64_t ServingEngine::max_context() const { return impl_->config.max_context; }
 const std::string& ServingEngine::device() const { return impl_->compiled->device(); }
