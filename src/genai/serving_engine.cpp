@@ -139,6 +139,7 @@ struct ServingEngine::Impl {
     bool done = false;
   };
 
+  Clock::time_point created = Clock::now();  // first member: load time covers reading the model
   genai::TextModel text;
   SchedulerConfig config;
   std::optional<CompiledModel> compiled;
@@ -163,7 +164,6 @@ struct ServingEngine::Impl {
 
   Impl(const std::filesystem::path& path, std::string_view device, const SchedulerConfig& cfg, const PipelineOptions& options)
       : text(path, options.plugin_dirs), config(cfg) {
-    const auto t0 = Clock::now();
     config.validate();
     const ModelInfo& info = text.model.info();
     const int64_t max_context = config.max_context > 0 ? config.max_context
@@ -199,7 +199,7 @@ struct ServingEngine::Impl {
     blocks.emplace(n_blocks, bs, config.enable_prefix_caching);
     counters.kv_blocks_total = n_blocks;
     published = counters;
-    load_time_ms = ms_between(t0, Clock::now());
+    load_time_ms = ms_between(created, Clock::now());
     log::info("serving: '{}' on {}: {} KV blocks of {} tokens ({:.2f} GB, {}), context {}, up to {} sequences", path.string(),
               compiled->device(), n_blocks, bs, config.cache_size, to_string(config.kv_cache_precision), max_context,
               config.max_num_seqs);
