@@ -337,13 +337,15 @@ struct ServingEngine::Impl {
     s.req->cv.notify_all();
   }
 
-  // Ends a sequence: flushes held-back text (unless it was cancelled or stopped) and frees its blocks.
-  void finish(Seq& s, FinishReason reason) {
+  // Ends a sequence and frees its blocks. `flush`: the text held back (an incomplete character,
+  // a possible start of a stop string) is final now and goes out — at max_new_tokens, the
+  // context's end or an end token; not after a cancel or a stop string.
+  void finish(Seq& s, FinishReason reason, bool flush = false) {
     if (s.done) return;
     s.done = true;
     GenerationOutput out;
     out.index = s.index;
-    if (reason == FinishReason::kLength) {
+    if (flush) {
       auto step = s.stops->push(s.decoder->flush());
       out.text = step.emit;
       if (step.stopped) reason = FinishReason::kStop;
@@ -579,7 +581,7 @@ struct ServingEngine::Impl {
     if (cfg.logprobs > 0) out.logprobs = {lp};
     if (std::find(s.end_ids.begin(), s.end_ids.end(), token) != s.end_ids.end()) {
       push(s, std::move(out));
-      finish(s, FinishReason::kStop);
+      finish(s, FinishReason::kStop, /*flush=*/true);
       return;
     }
     auto st = s.stops->push(s.decoder->push(token));
@@ -588,7 +590,7 @@ struct ServingEngine::Impl {
     if (st.stopped) return finish(s, FinishReason::kStop);
     s.tokens.push_back(token);
     if (s.generated >= cfg.max_new_tokens || static_cast<int64_t>(s.tokens.size()) > config.max_context) {
-      finish(s, FinishReason::kLength);
+      finish(s, FinishReason::kLength, /*flush=*/true);
     }
   }
 };

@@ -3,7 +3,7 @@
 // tokenizer round trip and chat templates (the synthetic one, and ../shared's real ones when
 // SHARED_DIR is given).
 //   fuzz_seeds OUT_DIR [SHARED_DIR]      -> OUT_DIR/{gguf,safetensors,container,tokenizer_json,
-//                                             tokenizer_roundtrip,chat_template}/...
+//                                             tokenizer_roundtrip,chat_template,openai_request}/...
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   }
   const fs::path out = argv[1];
   try {
-    for (const char* d : {"gguf", "safetensors", "container", "tokenizer_json", "tokenizer_roundtrip", "chat_template"}) {
+    for (const char* d : {"gguf", "safetensors", "container", "tokenizer_json", "tokenizer_roundtrip", "chat_template",
+                          "openai_request"}) {
       fs::create_directories(out / d);
     }
     const fs::path work = out / "work";
@@ -75,6 +76,17 @@ int main(int argc, char** argv) {
     int i = 0;
     for (const char* t : texts) write(out / "tokenizer_roundtrip" / ("text" + std::to_string(i++)), t);
     write(out / "chat_template" / "synthetic.jinja", llmrt::synthetic_chat_template());
+    // Request bodies of the kinds OpenAI clients send (both endpoints read every one).
+    const char* bodies[] = {
+        R"({"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_tokens":8})",
+        R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],"stream":true,)"
+        R"("stream_options":{"include_usage":true},"n":2,"temperature":0.7,"top_p":0.9,"seed":3,"stop":["
+","END"]})",
+        R"({"model":"m","prompt":"Once upon a time","max_tokens":16,"logprobs":1,"presence_penalty":0.5,"frequency_penalty":-0.5})",
+        R"({"prompt":[[1,2,3,4]],"max_completion_tokens":4,"logprobs":true,"user":"u","extra":{"x":[1,2]}})",
+        R"({"prompt":["one string"],"temperature":0,"stop":"x"})"};
+    i = 0;
+    for (const char* b : bodies) write(out / "openai_request" / ("body" + std::to_string(i++) + ".json"), b);
     if (argc == 3) {
       const fs::path shared = argv[2];
       if (fs::exists(shared / "models/tiny-fortunes/tokenizer.json")) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "llmrt/genai.hpp"
@@ -230,6 +231,26 @@ TEST_F(Serving, BadRequestsAreRefusedClearly) {
   const auto r = engine.add_request("the quick brown fox", greedy(100)).wait();
   EXPECT_EQ(r[0].finish_reason, FinishReason::kLength);
   EXPECT_EQ(r[0].prompt_token_ids.size() + r[0].generated_token_ids.size(), 33u) << "up to the context, plus the last sampled";
+}
+
+TEST_F(Serving, TextHeldBackForAStopStringIsKeptWhenAnEndTokenFinishes) {
+  SchedulerConfig sc;
+  sc.max_context = 128;
+  ServingEngine engine(model(), "CPU", sc);
+  const auto full = engine.add_request("the quick brown fox", greedy(16)).wait()[0];
+  // End on the token greedy decoding gives sixth (its first occurrence), and hold back the text's
+  // last character: a stop string that starts with it but never completes.
+  GenerationConfig c = greedy(16);
+  c.stop_token_ids = {full.generated_token_ids[5]};
+  const size_t k = static_cast<size_t>(std::find(full.generated_token_ids.begin(), full.generated_token_ids.end(),
+                                                 full.generated_token_ids[5]) - full.generated_token_ids.begin());
+  const std::string before = engine.decode(std::vector<int32_t>(full.generated_token_ids.begin(),
+                                                                full.generated_token_ids.begin() + static_cast<std::ptrdiff_t>(k)));
+  ASSERT_FALSE(before.empty()) << "pick a prompt whose first tokens decode to text";
+  c.stop_strings = {before.substr(before.size() - 1) + "\u2603\u2603"};
+  const auto r = engine.add_request("the quick brown fox", c).wait()[0];
+  EXPECT_EQ(r.finish_reason, FinishReason::kStop);
+  EXPECT_EQ(r.text, before) << "the held-back tail went out when the end token finished the sequence";
 }
 
 TEST_F(Serving, PipelineRefusesSeveralReturnSequences) {
