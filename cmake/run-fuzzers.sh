@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-15}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf safetensors container tokenizer_json tokenizer_roundtrip chat_template)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf safetensors container tokenizer_json tokenizer_roundtrip chat_template openai_request)
 
 cmake -S . -B build-fuzz -DLLMRT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMRT_BUILD_TESTS=OFF -DLLMRT_BUILD_BENCH=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
