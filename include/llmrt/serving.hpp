@@ -11,7 +11,8 @@
 // decode tokens of running sequences with prefill chunks of new ones (up to
 // max_num_batched_tokens), in one batched forward pass. When the KV cache runs out of blocks
 // the newest sequence is preempted (its blocks freed, its tokens recomputed later); nothing is
-// dropped. Thread-safety: every member may be called from any thread.
+// dropped. Thread-safety: every member may be called from any thread (an engine without a step
+// thread runs one step() at a time).
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,8 @@ namespace llmrt {
 
 struct SchedulerConfig {
   size_t max_num_batched_tokens = 256;  // tokens one step runs (decodes + prefill chunks)
-  size_t max_num_seqs = 64;             // sequences running at once
+  size_t max_num_seqs = 64;             // sequences admitted at once (the n sequences a request
+                                        // forks into after its prompt all run: forks take no seat)
   // KV-cache size: cache_size GB, or num_kv_blocks blocks when cache_size is 0. Both 0: room
   // for max_num_seqs sequences of 512 tokens (at least one full context), at most 4 GB.
   double cache_size = 0;
@@ -38,7 +40,10 @@ struct SchedulerConfig {
   bool enable_prefix_caching = true;    // reuse the KV blocks of shared prompt beginnings
   bool dynamic_split_fuse = true;       // split long prompts into chunks that share steps with decodes
   KvPrecision kv_cache_precision = KvPrecision::kF32;
-  int64_t max_context = 0;              // longest sequence (prompt + generated); 0: min(model's, 4096)
+  // Positions a sequence may run (its KV length): prompt + generated tokens fed back; the token
+  // sampled at the last position is returned without being run. 0: min(model's, 4096). Never
+  // more than the cache holds (the engine lowers it to that, with a warning).
+  int64_t max_context = 0;
   // false: the engine starts no thread; the host drives it with ServingEngine::step() (what
   // Pipeline does, so that its streamer runs between steps on the caller's thread).
   bool step_thread = true;
@@ -56,11 +61,12 @@ struct GenerationOutput {
 };
 
 struct ServingMetrics {
-  size_t requests_running = 0, requests_waiting = 0;
-  size_t requests_finished = 0, preemptions = 0;
+  size_t requests_running = 0, requests_waiting = 0;  // sequences (a request with n > 1 counts n)
+  size_t requests_finished = 0, preemptions = 0;      // requests whose every sequence ended; sequences preempted
   int64_t kv_blocks_total = 0, kv_blocks_used = 0, kv_blocks_cached = 0;
   double kv_cache_usage = 0;          // used / total, 0..1
-  uint64_t prefix_queries = 0, prefix_hits = 0;  // prompt tokens looked up / found in the prefix cache
+  uint64_t prefix_queries = 0, prefix_hits = 0;  // prompt tokens looked up / found in the prefix cache, once per request
+  // prompt_tokens: prompt tokens computed (prefix hits excluded; recomputed after preemption included)
   uint64_t prompt_tokens = 0, generated_tokens = 0, steps = 0;
 };
 

@@ -73,10 +73,15 @@ void BlockManager::extend_hashes(SeqBlocks& seq, std::span<const int32_t> tokens
   }
 }
 
-int64_t BlockManager::reuse_prefix(std::span<const int32_t> tokens, int64_t max_tokens, SeqBlocks& seq) {
+void BlockManager::count_lookup(uint64_t queried_tokens, uint64_t hit_tokens) {
+  if (!prefix_caching_) return;
+  queries_ += queried_tokens;
+  hits_ += hit_tokens;
+}
+
+int64_t BlockManager::reuse_prefix(std::span<const int32_t> tokens, int64_t max_tokens, SeqBlocks& seq, bool count) {
   if (!seq.table.empty()) fail(ErrorCode::kInternal, "KV cache: reuse_prefix on a sequence that already has blocks");
   if (!prefix_caching_) return 0;
-  queries_ += tokens.size();
   const int64_t full = std::min<int64_t>(max_tokens, static_cast<int64_t>(tokens.size())) / block_size_;
   extend_hashes(seq, tokens, full);
   for (int64_t i = 0; i < full; ++i) {
@@ -92,7 +97,7 @@ int64_t BlockManager::reuse_prefix(std::span<const int32_t> tokens, int64_t max_
     seq.table.push_back(it->second);
   }
   const int64_t covered = static_cast<int64_t>(seq.table.size()) * block_size_;
-  hits_ += static_cast<uint64_t>(covered);
+  if (count) count_lookup(tokens.size(), static_cast<uint64_t>(covered));
   return covered;
 }
 

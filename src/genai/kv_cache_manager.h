@@ -50,8 +50,10 @@ class BlockManager {
 
   // For a sequence with no blocks yet: takes the cached full blocks that begin `tokens`, as
   // long as each lies within the first `max_tokens` tokens. Returns the tokens they cover.
-  // Counts the lookup (prefix_queries += tokens.size(), prefix_hits += the result).
-  int64_t reuse_prefix(std::span<const int32_t> tokens, int64_t max_tokens, SeqBlocks& seq);
+  // count: records the lookup now (prefix_queries += tokens.size(), prefix_hits += the
+  // result); a caller that may give the blocks back and retry counts once with count_lookup.
+  int64_t reuse_prefix(std::span<const int32_t> tokens, int64_t max_tokens, SeqBlocks& seq, bool count = true);
+  void count_lookup(uint64_t queried_tokens, uint64_t hit_tokens);
   // Grows the table to cover `positions` positions. False, with the table as it was, when the
   // pool has too few blocks.
   bool grow(SeqBlocks& seq, int64_t positions);

@@ -30,15 +30,20 @@ struct Pipeline::Impl {
 
   GenerationResult run(GenerationHandle handle, const Streamer& streamer) {
     bool cancelled = false;
-    while (true) {
-      const bool more = engine.step();
-      while (auto out = handle.try_read()) {
-        if (!out->text.empty() && streamer && !cancelled && streamer(out->text)) {
-          cancelled = true;
-          handle.cancel();
+    try {
+      while (true) {
+        const bool more = engine.step();
+        while (auto out = handle.try_read()) {
+          if (!out->text.empty() && streamer && !cancelled && streamer(out->text)) {
+            cancelled = true;
+            handle.cancel();
+          }
         }
+        if (handle.finished() || !more) break;
       }
-      if (handle.finished() || !more) break;
+    } catch (...) {
+      handle.cancel();  // a throwing streamer abandons the request: the next step ends it
+      throw;
     }
     return handle.wait().front();
   }

@@ -136,6 +136,7 @@ struct ServingEngine::Impl {
     bool fork_pending = false;        // its first sample also starts the request's other sequences
     Clock::time_point admitted, first_token, last_token;
     size_t generated = 0, cached = 0;  // cached: prompt tokens the prefix cache gave at admission
+    bool admitted_once = false;
     bool done = false;
   };
 
@@ -161,12 +162,13 @@ struct ServingEngine::Impl {
   uint64_t next_order = 0;
   ServingMetrics counters;
   std::thread thread;
+  std::mutex step_mu;  // host-driven engines (no thread): one step() at a time
 
   Impl(const std::filesystem::path& path, std::string_view device, const SchedulerConfig& cfg, const PipelineOptions& options)
       : text(path, options.plugin_dirs), config(cfg) {
     config.validate();
     const ModelInfo& info = text.model.info();
-    const int64_t max_context = config.max_context > 0 ? config.max_context
+    int64_t max_context = config.max_context > 0 ? config.max_context
                                 : options.max_context > 0 ? options.max_context
                                                           : std::min<int64_t>(info.max_position_embeddings, 4096);
     const auto bs = static_cast<int64_t>(config.block_size);
@@ -185,6 +187,12 @@ struct ServingEngine::Impl {
     if (n_blocks < 1) {
       fail(ErrorCode::kInvalidArgument, "SchedulerConfig: a KV cache of {} GB holds no block of {} tokens ({} bytes each)",
            config.cache_size, bs, block_bytes);
+    }
+    if (n_blocks * bs < max_context) {
+      // One sequence can never outgrow the whole cache: it would preempt everyone and then fail.
+      log::warn("serving: the KV cache holds {} positions, fewer than the context of {}: sequences are limited to {}",
+                n_blocks * bs, max_context, n_blocks * bs);
+      max_context = n_blocks * bs;
     }
     config.num_kv_blocks = static_cast<size_t>(n_blocks);
     config.cache_size = static_cast<double>(n_blocks * block_bytes) / 1e9;
@@ -330,7 +338,7 @@ struct ServingEngine::Impl {
           p.throughput_tps = p.tpot_ms > 0 ? 1000.0 / p.tpot_ms : 0;
         }
         p.generate_time_ms = ms_between(s.req->arrival, now);
-        --s.req->active;
+        if (--s.req->active == 0) ++counters.requests_finished;
       }
       if (!out.text.empty() || !out.token_ids.empty() || out.finish_reason != FinishReason::kNone) s.req->queue.push_back(std::move(out));
     }
@@ -353,8 +361,20 @@ struct ServingEngine::Impl {
     }
     out.finish_reason = reason;
     blocks->release(s.blocks);
-    ++counters.requests_finished;
+    // Cancelled (or shut down) before its first token: the request's other sequences, never
+    // forked, end with it.
+    const size_t unforked = s.fork_pending ? s.req->config.num_return_sequences - 1 : 0;
+    s.fork_pending = false;
     push(s, std::move(out));
+    for (size_t i = 1; i <= unforked; ++i) {
+      Seq sibling;
+      sibling.req = s.req;
+      sibling.index = i;
+      GenerationOutput end;
+      end.index = i;
+      end.finish_reason = reason;
+      push(sibling, std::move(end));
+    }
   }
 
   void fail_seq(Seq& s, std::exception_ptr error) {
@@ -417,8 +437,10 @@ struct ServingEngine::Impl {
       const int64_t n = std::min(need, budget);
       bool fits = false;
       while (true) {
+        const size_t copies_before = copies.size();
         fits = blocks->grow(s.blocks, s.computed + n) && blocks->make_writable(s.blocks, s.computed, s.computed + n, copies);
         if (fits) break;
+        copies.resize(copies_before);  // the blocks they wrote to went back with a failed attempt
         std::vector<Seq*> keep = scheduled;
         keep.push_back(&s);
         const int64_t victim = newest_except(keep);
@@ -441,14 +463,7 @@ struct ServingEngine::Impl {
     while (!waiting.empty() && budget > 0 && running.size() < config.max_num_seqs) {
       Seq& s = *waiting.front();
       if (s.blocks.table.empty()) {
-        const int64_t hit = blocks->reuse_prefix(s.tokens, static_cast<int64_t>(s.tokens.size()) - 1, s.blocks);
-        s.computed = hit;
-        if (s.generated == 0) {
-          s.cached = static_cast<size_t>(hit);
-          s.admitted = Clock::now();
-          std::lock_guard lock(s.req->mu);
-          s.req->cached_prompt_tokens = static_cast<size_t>(hit);
-        }
+        s.computed = blocks->reuse_prefix(s.tokens, static_cast<int64_t>(s.tokens.size()) - 1, s.blocks, /*count=*/false);
       }
       const int64_t need = static_cast<int64_t>(s.tokens.size()) - s.computed;
       int64_t n = std::min(need, budget);
@@ -457,7 +472,9 @@ struct ServingEngine::Impl {
         if (!scheduled.empty() || need <= static_cast<int64_t>(config.max_num_batched_tokens)) break;
         n = need;
       }
+      const size_t copies_before = copies.size();
       if (!blocks->grow(s.blocks, s.computed + n) || !blocks->make_writable(s.blocks, s.computed, s.computed + n, copies)) {
+        copies.resize(copies_before);
         if (scheduled.empty() && running.empty()) {
           fail_seq(s, std::make_exception_ptr(Error(ErrorCode::kOutOfRange,
               fmt::format("request {}: {} tokens do not fit the KV cache of {} blocks of {} tokens", s.req->id, s.tokens.size(),
@@ -468,6 +485,14 @@ struct ServingEngine::Impl {
         blocks->release(s.blocks);
         s.computed = 0;
         break;
+      }
+      if (!s.admitted_once) {  // a readmission after preemption is neither a lookup nor a prefill start
+        s.admitted_once = true;
+        s.cached = static_cast<size_t>(s.computed);
+        s.admitted = Clock::now();
+        blocks->count_lookup(s.tokens.size(), s.cached);
+        std::lock_guard lock(s.req->mu);
+        s.req->cached_prompt_tokens = s.cached;
       }
       scheduled.push_back(&s);
       counts.push_back(n);
@@ -518,14 +543,18 @@ struct ServingEngine::Impl {
       if (!steps[k].logits) continue;
       const std::span<const float> r(logits.data() + static_cast<std::ptrdiff_t>(row) * vocab, static_cast<size_t>(vocab));
       ++row;
-      if (s.fork_pending) {
-        s.fork_pending = false;
-        for (size_t i = 1; i < s.req->config.num_return_sequences; ++i) forked.push_back(fork(s, i, r));
-      }
+      const size_t first_child = forked.size();
       try {
+        if (s.fork_pending) {
+          s.fork_pending = false;
+          for (size_t i = 1; i < s.req->config.num_return_sequences; ++i) forked.push_back(fork(s, i));
+          for (size_t c = first_child; c < forked.size(); ++c) sample(*forked[c], r);
+        }
         sample(s, r);
       } catch (...) {
-        fail_seq(s, std::current_exception());
+        const std::exception_ptr error = std::current_exception();
+        for (size_t c = first_child; c < forked.size(); ++c) fail_seq(*forked[c], error);
+        fail_seq(s, error);
       }
     }
     for (auto& f : forked) {
@@ -543,7 +572,8 @@ struct ServingEngine::Impl {
     counters.prefix_hits = kv.prefix_hits;
   }
 
-  std::unique_ptr<Seq> fork(const Seq& parent, size_t index, std::span<const float> row) {
+  // Sequence `index` of the parent's request, sharing its blocks (sampled by the caller).
+  std::unique_ptr<Seq> fork(const Seq& parent, size_t index) {
     auto c = std::make_unique<Seq>();
     c->req = parent.req;
     c->index = index;
@@ -554,6 +584,7 @@ struct ServingEngine::Impl {
     c->computed = parent.computed;
     c->admitted = parent.admitted;
     c->cached = parent.cached;
+    c->admitted_once = true;
     c->end_ids = parent.end_ids;
     GenerationConfig cfg = parent.req->config;
     cfg.rng_seed += index;
@@ -561,7 +592,6 @@ struct ServingEngine::Impl {
     c->sampler->observe_prompt(std::span<const int32_t>(c->tokens).first(c->prompt_len));
     c->decoder.emplace(*text.tokenizer);
     c->stops.emplace(cfg.stop_strings, cfg.include_stop_str_in_output);
-    sample(*c, row);
     return c;
   }
 
@@ -623,6 +653,7 @@ void ServingEngine::drain() {
 
 bool ServingEngine::step() {
   if (impl_->config.step_thread) fail(ErrorCode::kInvalidArgument, "step(): this engine runs its own step thread");
+  std::lock_guard step_lock(impl_->step_mu);
   {
     std::lock_guard lock(impl_->mu);
     impl_->busy = true;

@@ -196,6 +196,36 @@ TEST_F(Serving, CancelStopsARequestAndFreesItsBlocks) {
   EXPECT_TRUE(fails_with([&] { engine.add_request("more", greedy(2)); }, ErrorCode::kCancelled, {"draining"}));
 }
 
+TEST_F(Serving, CancellingBeforeTheFirstTokenEndsEverySequenceOfTheRequest) {
+  SchedulerConfig sc;
+  sc.max_context = 128;
+  sc.step_thread = false;  // the test decides when steps run
+  ServingEngine engine(model(), "CPU", sc);
+  GenerationConfig c = greedy(8);
+  c.num_return_sequences = 3;
+  auto h = engine.add_request("the quick brown fox", c);
+  h.cancel();  // before any step: the other two sequences were never forked
+  engine.wait_idle();
+  ASSERT_TRUE(h.finished());
+  const auto r = h.wait();
+  ASSERT_EQ(r.size(), 3u);
+  for (const auto& one : r) EXPECT_EQ(one.finish_reason, FinishReason::kCancelled);
+  EXPECT_EQ(engine.metrics().requests_finished, 1u);
+  EXPECT_EQ(engine.metrics().kv_blocks_used, 0);
+}
+
+TEST_F(Serving, TheContextIsClampedToWhatTheCacheHolds) {
+  SchedulerConfig sc;
+  sc.max_context = 128;
+  sc.num_kv_blocks = 5;
+  sc.block_size = 4;
+  ServingEngine engine(model(), "CPU", sc);
+  EXPECT_EQ(engine.max_context(), 20) << "one sequence may use the whole cache, never more";
+  const auto r = engine.add_request("the quick brown fox", greedy(100)).wait()[0];
+  EXPECT_EQ(r.finish_reason, FinishReason::kLength);
+  EXPECT_EQ(r.prompt_token_ids.size() + r.generated_token_ids.size(), 21u);
+}
+
 TEST_F(Serving, RequestsFromManyThreadsAllComplete) {
   SchedulerConfig sc;
   sc.max_context = 128;

@@ -85,7 +85,26 @@ TEST(PluginLoader, UnsupportedNodesFallBackToTheCpu) {
   InferRequest a = on_cpu.create_request(), b = mixed.create_request();
   EXPECT_EQ(a.infer(prompt), b.infer(prompt)) << "the same kernels on either side of the split";
   std::vector<int32_t> step = {7};
-  EXPECT_EQ(a.infer(step), b.infer(step)) << "and the KV caches live on the CPU side";
+  const std::vector<float> decoded = a.infer(step);
+  EXPECT_EQ(decoded, b.infer(step)) << "and the KV caches live on the CPU side";
+
+  // Paged: each CPU part holds the block pools of its own layers only (the second part's
+  // attention starts at layer 1, a gap in its cache-slot numbering), and both parts run every
+  // paged step and copy_blocks.
+  CompileOptions paged{.max_context = 16, .kv_num_blocks = 8, .kv_block_size = 4};
+  CompiledModel pc = core.compile(m, "CPU", paged), pm = core.compile(m, "PARTIAL", paged);
+  InferRequest c = pc.create_request(), d = pm.create_request();
+  const std::vector<int32_t> table = {3, 6};
+  SequenceStep first{prompt, 0, table, true};
+  EXPECT_EQ(c.infer_paged(std::span(&first, 1)), d.infer_paged(std::span(&first, 1)));
+  d.copy_blocks(std::vector<int32_t>{3, 6}, std::vector<int32_t>{0, 1});
+  c.copy_blocks(std::vector<int32_t>{3, 6}, std::vector<int32_t>{0, 1});
+  const std::vector<int32_t> copied = {0, 1};
+  SequenceStep next{step, 5, copied, true};
+  const std::vector<float> got = d.infer_paged(std::span(&next, 1));
+  EXPECT_EQ(c.infer_paged(std::span(&next, 1)), got) << "decoding from the copied blocks";
+  ASSERT_EQ(got.size(), decoded.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], decoded[i], 1e-4) << "paged decode == contiguous decode, logit " << i;
 }
 
 }  // namespace

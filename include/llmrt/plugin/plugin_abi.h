@@ -167,7 +167,8 @@ typedef struct llmrt_plugin_api {
   llmrt_status (*execute_paged)(void* request, const llmrt_sequence_step* sequences, uint32_t n_sequences,
                                 const llmrt_tensor* inputs, uint32_t n_inputs, llmrt_tensor* outputs, uint32_t n_outputs,
                                 llmrt_error* err);
-  /* Copies whole blocks of every layer, src[i] -> dst[i] (copy-on-write of shared blocks). */
+  /* Copies whole blocks of every layer, src[i] -> dst[i], with the effect of copying the pairs
+   * one after the other in order (copy-on-write of shared blocks). */
   llmrt_status (*copy_blocks)(void* request, const int32_t* src, const int32_t* dst, uint32_t n, llmrt_error* err);
 } llmrt_plugin_api;
 

@@ -153,7 +153,9 @@ Request::Request(const CompiledGraph& compiled) : compiled_(compiled) {
   values_.resize(compiled.graph_.values().size());
   if (compiled.paged_.num_blocks > 0) {
     const PagedConfig& p = compiled.paged_;
-    for (const auto& [kv_heads, head_dim] : compiled.slot_heads_) paged_.emplace_back(kv_heads, head_dim, p.block_size, p.num_blocks, p.precision);
+    for (const auto& [kv_heads, head_dim] : compiled.slot_heads_) {
+      paged_.push_back(kv_heads > 0 ? std::make_unique<PagedKv>(kv_heads, head_dim, p.block_size, p.num_blocks, p.precision) : nullptr);
+    }
     return;
   }
   kv_.resize(compiled.slot_widths_.size());
@@ -165,8 +167,10 @@ Request::Request(const CompiledGraph& compiled) : compiled_(compiled) {
   }
 }
 
+bool Request::is_paged() const { return compiled_.paged_.num_blocks > 0; }
+
 void Request::reset(int64_t keep_tokens) {
-  if (!paged_.empty() && keep_tokens != 0) {
+  if (is_paged() && keep_tokens != 0) {
     fail(ErrorCode::kInvalidArgument, "reset({}): a paged request keeps no positions of its own (its sequences' blocks hold them)", keep_tokens);
   }
   if (keep_tokens < 0 || keep_tokens > n_past_) {
@@ -177,7 +181,7 @@ void Request::reset(int64_t keep_tokens) {
 
 void Request::execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_inputs, llmrt_tensor* outputs,
                       uint32_t n_outputs) {
-  if (!paged_.empty()) fail(ErrorCode::kInvalidArgument, "this model was compiled with a paged KV cache: run it with execute_paged");
+  if (is_paged()) fail(ErrorCode::kInvalidArgument, "this model was compiled with a paged KV cache: run it with execute_paged");
   OpContext ctx{n_past_, n_tokens, &kv_, compiled_.max_context_, &scratch_};
   run(n_tokens, inputs, n_inputs, outputs, n_outputs, ctx);
   n_past_ += n_tokens;
@@ -185,22 +189,24 @@ void Request::execute(int64_t n_tokens, const llmrt_tensor* inputs, uint32_t n_i
 
 void Request::execute_paged(std::span<const SeqStep> seqs, const llmrt_tensor* inputs, uint32_t n_inputs, llmrt_tensor* outputs,
                             uint32_t n_outputs) {
-  if (paged_.empty() && !compiled_.slot_widths_.empty()) {
+  if (!is_paged() && !compiled_.slot_widths_.empty()) {
     fail(ErrorCode::kInvalidArgument, "this model was compiled without a paged KV cache (kv_num_blocks 0): run it with execute");
   }
   int64_t rows = 0;
   for (const SeqStep& s : seqs) rows += std::max<int64_t>(s.n_tokens, 0);
   // A part of a partitioned model without attention runs the rows and ignores the tables.
-  if (!paged_.empty()) check_paged_step(seqs, rows, compiled_.paged_.block_size, compiled_.paged_.num_blocks, compiled_.max_context_);
+  if (is_paged() && !paged_.empty()) check_paged_step(seqs, rows, compiled_.paged_.block_size, compiled_.paged_.num_blocks, compiled_.max_context_);
   if (rows <= 0) fail(ErrorCode::kInvalidArgument, "a paged step needs at least one token");
   OpContext ctx{0, rows, nullptr, compiled_.max_context_, &scratch_, &paged_, seqs};
   run(rows, inputs, n_inputs, outputs, n_outputs, ctx);
 }
 
 void Request::copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) {
-  if (compiled_.paged_.num_blocks <= 0) fail(ErrorCode::kInvalidArgument, "copy_blocks(): this request has no paged KV cache");
+  if (!is_paged()) fail(ErrorCode::kInvalidArgument, "copy_blocks(): this request has no paged KV cache");
   for (size_t i = 0; i < src.size(); ++i) {
-    for (PagedKv& kv : paged_) kv.copy_block(src[i], dst[i]);
+    for (auto& kv : paged_) {
+      if (kv) kv->copy_block(src[i], dst[i]);
+    }
   }
 }
 

@@ -64,7 +64,10 @@ class Request {
 
   const CompiledGraph& compiled_;
   std::vector<KvSlot> kv_;
-  std::vector<PagedKv> paged_;      // by cache slot, when compiled with a paged cache
+  // By cache slot, when compiled with a paged cache (null for a slot number this part's graph
+  // does not use: a partitioned model's later part starts at a later layer).
+  std::vector<std::unique_ptr<PagedKv>> paged_;
+  bool is_paged() const;
   int64_t n_past_ = 0;
   std::vector<Activation> values_;  // by value id, for the current step
   std::vector<std::vector<float>> pool_f32_;    // buffers of dead values, reused by later ones

@@ -456,9 +456,11 @@ void sdpa(const Node& n, const std::vector<Operand>& in, Activation& out, OpCont
   const float *k_base = in[1].f(), *v_base = in[2].f();
   int64_t first_pos = 0;  // position of the first new token within the keys
   if (slot >= 0 && ctx.paged) {
-    if (slot >= static_cast<int64_t>(ctx.paged->size())) bad(n, "cache slot {} does not exist", slot);
+    if (slot >= static_cast<int64_t>(ctx.paged->size()) || !(*ctx.paged)[static_cast<size_t>(slot)]) {
+      bad(n, "cache slot {} does not exist", slot);
+    }
     if (t_count != ctx.n_tokens) bad(n, "the step is said to have {} tokens but q holds {} rows", ctx.n_tokens, t_count);
-    paged_sdpa(n, in[0].f(), in[1].f(), in[2].f(), out.f(), (*ctx.paged)[static_cast<size_t>(slot)], ctx.seqs, ctx.scratch);
+    paged_sdpa(n, in[0].f(), in[1].f(), in[2].f(), out.f(), *(*ctx.paged)[static_cast<size_t>(slot)], ctx.seqs, ctx.scratch);
     return;
   }
   if (slot >= 0) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/graph.h"
@@ -50,7 +51,7 @@ struct OpContext {
   Scratch* scratch = nullptr;         // the request's
   // A paged step (execute_paged): the request's block pools by cache_slot, and the step's
   // sequences; kv is then unused.
-  std::vector<PagedKv>* paged = nullptr;
+  std::vector<std::unique_ptr<PagedKv>>* paged = nullptr;
   std::span<const SeqStep> seqs;
 };
 
