@@ -70,29 +70,30 @@ GenerationHandle& GenerationHandle::operator=(GenerationHandle&&) noexcept = def
 
 uint64_t GenerationHandle::id() const { return state_ ? state_->id : 0; }
 
+namespace {
+// The next queued output, else the request's failure, else nothing (caller holds state.mu).
+std::optional<GenerationOutput> pop_output(GenerationHandle::State& state) {
+  if (!state.queue.empty()) {
+    GenerationOutput out = std::move(state.queue.front());
+    state.queue.pop_front();
+    return out;
+  }
+  if (state.error) std::rethrow_exception(state.error);
+  return std::nullopt;
+}
+}  // namespace
+
 std::optional<GenerationOutput> GenerationHandle::try_read() {
   if (!state_) fail(ErrorCode::kInvalidArgument, "try_read() on an empty GenerationHandle");
   std::lock_guard lock(state_->mu);
-  if (!state_->queue.empty()) {
-    GenerationOutput out = std::move(state_->queue.front());
-    state_->queue.pop_front();
-    return out;
-  }
-  if (state_->error) std::rethrow_exception(state_->error);
-  return std::nullopt;
+  return pop_output(*state_);
 }
 
 std::optional<GenerationOutput> GenerationHandle::read() {
   if (!state_) fail(ErrorCode::kInvalidArgument, "read() on an empty GenerationHandle");
   std::unique_lock lock(state_->mu);
   state_->cv.wait(lock, [&] { return !state_->queue.empty() || state_->active == 0 || state_->error; });
-  if (!state_->queue.empty()) {
-    GenerationOutput out = std::move(state_->queue.front());
-    state_->queue.pop_front();
-    return out;
-  }
-  if (state_->error) std::rethrow_exception(state_->error);
-  return std::nullopt;
+  return pop_output(*state_);
 }
 
 std::vector<GenerationResult> GenerationHandle::wait() {
@@ -163,6 +164,7 @@ struct ServingEngine::Impl {
   ServingMetrics counters;
   std::thread thread;
   std::mutex step_mu;  // host-driven engines (no thread): one step() at a time
+  std::vector<float> fork_row;  // a logits row copied for each fork of a request (kept between steps)
 
   Impl(const std::filesystem::path& path, std::string_view device, const SchedulerConfig& cfg, const PipelineOptions& options)
       : text(path, options.plugin_dirs), config(cfg) {
@@ -541,14 +543,18 @@ struct ServingEngine::Impl {
       s.computed += counts[k];
       blocks->publish(s.blocks, s.tokens, s.computed);
       if (!steps[k].logits) continue;
-      const std::span<const float> r(logits.data() + static_cast<std::ptrdiff_t>(row) * vocab, static_cast<size_t>(vocab));
+      const std::span<float> r(logits.data() + static_cast<std::ptrdiff_t>(row) * vocab, static_cast<size_t>(vocab));
       ++row;
       const size_t first_child = forked.size();
       try {
         if (s.fork_pending) {
           s.fork_pending = false;
           for (size_t i = 1; i < s.req->config.num_return_sequences; ++i) forked.push_back(fork(s, i));
-          for (size_t c = first_child; c < forked.size(); ++c) sample(*forked[c], r);
+          // The sampler works on its row in place: each fork samples a copy, the parent the original.
+          for (size_t c = first_child; c < forked.size(); ++c) {
+            fork_row.assign(r.begin(), r.end());
+            sample(*forked[c], fork_row);
+          }
         }
         sample(s, r);
       } catch (...) {
@@ -595,9 +601,10 @@ struct ServingEngine::Impl {
     return c;
   }
 
-  void sample(Seq& s, std::span<const float> logits_row) {
+  // Picks the sequence's next token from its logits row (which the penalties and truncations
+  // modify in place: no copy of a vocabulary-sized row per token).
+  void sample(Seq& s, std::span<float> row) {
     const GenerationConfig& cfg = s.req->config;
-    std::vector<float> row(logits_row.begin(), logits_row.end());
     float lp = 0;
     const int32_t token = s.sampler->next(row, cfg.logprobs > 0 ? &lp : nullptr);
     const auto now = Clock::now();
